@@ -1,0 +1,110 @@
+/* The backend interface: the table of kernels an op dispatches to on its tensors' device.
+ *
+ * Ops prepare their operands before calling a kernel: broadcast operands arrive as expanded
+ * views (stride 0) of the output's shape, outputs are freshly allocated and contiguous unless a
+ * kernel says otherwise, and dtypes already agree. Kernels return 0, or -1 with an error set. */
+#ifndef CG_BACKEND_BACKEND_H
+#define CG_BACKEND_BACKEND_H
+
+#include <stdint.h>
+
+#include "core/tensor.h"
+
+typedef enum {
+    CG_BINARY_ADD,
+    CG_BINARY_SUB,
+    CG_BINARY_MUL,
+    CG_BINARY_DIV,
+    CG_BINARY_POW,
+    CG_BINARY_MAXIMUM,
+    CG_BINARY_MINIMUM,
+    CG_BINARY_EQ,
+    CG_BINARY_NE,
+    CG_BINARY_LT,
+    CG_BINARY_LE,
+    CG_BINARY_GT,
+    CG_BINARY_GE,
+    CG_BINARY_COUNT
+} cg_binary_op;
+
+/* Unary ops take up to two scalar parameters (params[0], params[1]). */
+typedef enum {
+    CG_UNARY_NEG,
+    CG_UNARY_EXP,
+    CG_UNARY_LOG,
+    CG_UNARY_SQRT,
+    CG_UNARY_ABS,
+    CG_UNARY_CLAMP, /* params: min, max */
+    CG_UNARY_SIGMOID,
+    CG_UNARY_TANH,
+    CG_UNARY_RELU,
+    CG_UNARY_LEAKY_RELU, /* params: negative slope */
+    CG_UNARY_ELU,        /* params: alpha */
+    CG_UNARY_GELU,
+    CG_UNARY_SOFTPLUS,
+    CG_UNARY_ADD_SCALAR, /* params: addend */
+    CG_UNARY_MUL_SCALAR, /* params: factor */
+    CG_UNARY_POW_SCALAR, /* params: exponent */
+    CG_UNARY_COUNT
+} cg_unary_op;
+
+typedef enum { CG_REDUCE_SUM, CG_REDUCE_MAX, CG_REDUCE_MIN, CG_REDUCE_COUNT } cg_reduce_op;
+
+typedef enum { CG_RANDOM_UNIFORM, CG_RANDOM_NORMAL, CG_RANDOM_INTEGER } cg_random_kind;
+
+struct cg_backend {
+    const char *name;
+
+    /* Device memory for tensor storage. */
+    void *(*alloc)(size_t nbytes);
+    void (*free)(void *data, size_t nbytes);
+
+    /* dst = src elementwise; same shape, any strides (dst may be a view), converting dtype. */
+    int (*copy)(cg_tensor *dst, const cg_tensor *src);
+    /* Every element of dst (any strides) = value. */
+    int (*fill)(cg_tensor *dst, double value);
+    /* out[i] = start + i * step, out contiguous 1-D. */
+    int (*iota)(cg_tensor *out, double start, double step);
+    /* Counter-based random numbers: element i uses stream position counter + i under key.
+     * UNIFORM in [a, b), NORMAL with mean a and std b, INTEGER in [a, b). out contiguous. */
+    int (*random)(cg_tensor *out, cg_random_kind kind, uint64_t key, uint64_t counter, double a,
+                  double b);
+
+    /* out = op(x); same shape; out contiguous. */
+    int (*unary)(cg_unary_op op, const double *params, const cg_tensor *x, cg_tensor *out);
+    /* grad_x = grad_out * op'(x), given x, the forward output y and grad_out (same shape). */
+    int (*unary_backward)(cg_unary_op op, const double *params, const cg_tensor *x,
+                          const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
+    /* out = a op b; same shape; out may be a strided view and may alias a. */
+    int (*binary)(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+    /* out = cond != 0 ? a : b; same shape. */
+    int (*where)(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+
+    /* out (contiguous, x's ndim, size 1 in each reduced dim) = op over the reduced dims of x. */
+    int (*reduce)(cg_reduce_op op, const cg_tensor *x, cg_tensor *out);
+    /* out (int64, contiguous, x's shape with dim of size 1) = index of the max (or min). */
+    int (*arg_reduce)(const cg_tensor *x, int dim, bool is_max, cg_tensor *out);
+
+    /* out[b] = a[b] @ b[b] for 3-D a (B x M x K), b (B x K x N), out (B x M x N) contiguous.
+     * a and b may be strided. */
+    int (*matmul)(const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+
+    /* Softmax (or log-softmax) of x along dim into contiguous out. */
+    int (*softmax)(const cg_tensor *x, int dim, bool take_log, cg_tensor *out);
+    /* grad_x from the forward output y and grad_out. */
+    int (*softmax_backward)(const cg_tensor *y, const cg_tensor *grad_out, int dim, bool take_log,
+                            cg_tensor *grad_x);
+
+    /* out = x gathered along dim by index (int32/int64, out's shape). Errors on an index out of
+     * range. */
+    int (*gather)(const cg_tensor *x, int dim, const cg_tensor *index, cg_tensor *out);
+    /* target[... index ...] += src along dim (the adjoint of gather); target contiguous. */
+    int (*scatter_add)(cg_tensor *target, int dim, const cg_tensor *index, const cg_tensor *src);
+};
+
+/* The backend that runs kernels for device; NULL with an error when it is not built in. */
+const cg_backend *cg_backend_get(cg_device device);
+
+extern const cg_backend cg_cpu_backend;
+
+#endif

@@ -1,0 +1,55 @@
+/* The CPU backend's kernels (one file per family) and the helpers they share. */
+#ifndef CG_BACKEND_CPU_KERNELS_H
+#define CG_BACKEND_CPU_KERNELS_H
+
+#include "backend/backend.h"
+#include "backend/cpu/strided_loop.h"
+
+/* Instantiates STATEMENT(T) for the C type of a floating-point dtype. */
+#define CG_CPU_FLOAT_DISPATCH(dtype, STATEMENT)                                                    \
+    do {                                                                                           \
+        if ((dtype) == CG_FLOAT32) {                                                               \
+            STATEMENT(float);                                                                      \
+        } else {                                                                                   \
+            STATEMENT(double);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+/* Instantiates STATEMENT(T) for the C type of any dtype. */
+#define CG_CPU_ANY_DISPATCH(dtype, STATEMENT)                                                      \
+    do {                                                                                           \
+        switch (dtype) {                                                                           \
+        case CG_FLOAT32: STATEMENT(float); break;                                                  \
+        case CG_FLOAT64: STATEMENT(double); break;                                                 \
+        case CG_INT32: STATEMENT(int32_t); break;                                                  \
+        default: STATEMENT(int64_t); break;                                                        \
+        }                                                                                          \
+    } while (0)
+
+/* Starts a strided walk over the shape of first with the given operands. */
+void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,
+                      const cg_tensor *const *operands);
+
+/* Reads element i of an index tensor (int32 or int64). */
+int64_t cg_cpu_read_index(const cg_tensor *index, int64_t offset);
+
+int cg_cpu_copy(cg_tensor *dst, const cg_tensor *src);
+int cg_cpu_fill(cg_tensor *dst, double value);
+int cg_cpu_iota(cg_tensor *out, double start, double step);
+int cg_cpu_random(cg_tensor *out, cg_random_kind kind, uint64_t key, uint64_t counter, double a,
+                  double b);
+int cg_cpu_unary(cg_unary_op op, const double *params, const cg_tensor *x, cg_tensor *out);
+int cg_cpu_unary_backward(cg_unary_op op, const double *params, const cg_tensor *x,
+                          const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
+int cg_cpu_binary(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+int cg_cpu_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out);
+int cg_cpu_arg_reduce(const cg_tensor *x, int dim, bool is_max, cg_tensor *out);
+int cg_cpu_matmul(const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
+int cg_cpu_softmax(const cg_tensor *x, int dim, bool take_log, cg_tensor *out);
+int cg_cpu_softmax_backward(const cg_tensor *y, const cg_tensor *grad_out, int dim, bool take_log,
+                            cg_tensor *grad_x);
+int cg_cpu_gather(const cg_tensor *x, int dim, const cg_tensor *index, cg_tensor *out);
+int cg_cpu_scatter_add(cg_tensor *target, int dim, const cg_tensor *index, const cg_tensor *src);
+
+#endif

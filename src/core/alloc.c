@@ -1,0 +1,108 @@
+#include "core/alloc.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cgrad.h"
+#include "core/error.h"
+
+/* Blocks are rounded up to size classes (four per power of two, so at most 25% is wasted) and
+ * kept on one free list per class when returned. */
+enum { ALIGNMENT = 64, CLASSES_PER_OCTAVE = 4, CLASS_COUNT = 64 * CLASSES_PER_OCTAVE };
+
+typedef struct free_block {
+    struct free_block *next;
+} free_block;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static free_block *free_lists[CLASS_COUNT];
+static cg_memory_stats stats;
+static long fail_countdown;
+
+static int size_class(size_t size, size_t *rounded) {
+    if (size <= ALIGNMENT) {
+        *rounded = ALIGNMENT;
+        return 0;
+    }
+    int octave = 63 - __builtin_clzll((unsigned long long)(size - 1)); /* 2^octave < size */
+    size_t step = ((size_t)1 << octave) / CLASSES_PER_OCTAVE;
+    size_t steps = (size - ((size_t)1 << octave) + step - 1) / step; /* 1..CLASSES_PER_OCTAVE */
+    /* aligned_alloc wants a multiple of the alignment. */
+    *rounded = (((size_t)1 << octave) + steps * step + ALIGNMENT - 1) & ~(size_t)(ALIGNMENT - 1);
+    return octave * CLASSES_PER_OCTAVE + (int)steps - 1;
+}
+
+static void *system_alloc(size_t rounded) {
+    if (fail_countdown > 0 && --fail_countdown == 0) return NULL;
+    void *block = aligned_alloc(ALIGNMENT, rounded);
+    if (block) stats.system_allocs++;
+    return block;
+}
+
+void *cg_alloc(size_t size) {
+    size_t rounded;
+    int cls = size_class(size ? size : 1, &rounded);
+    pthread_mutex_lock(&cache_lock);
+    void *block = free_lists[cls];
+    if (block) {
+        free_lists[cls] = free_lists[cls]->next;
+        stats.cached_bytes -= rounded;
+    } else {
+        block = system_alloc(rounded);
+    }
+    if (block) {
+        stats.live_bytes += rounded;
+        if (stats.live_bytes > stats.peak_live_bytes) stats.peak_live_bytes = stats.live_bytes;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!block) cg_error_set("out of memory allocating %zu bytes", size);
+    return block;
+}
+
+void *cg_alloc_zeroed(size_t size) {
+    void *block = cg_alloc(size);
+    if (block) memset(block, 0, size);
+    return block;
+}
+
+void cg_free(void *block, size_t size) {
+    if (!block) return;
+    size_t rounded;
+    int cls = size_class(size ? size : 1, &rounded);
+    pthread_mutex_lock(&cache_lock);
+    free_block *node = block;
+    node->next = free_lists[cls];
+    free_lists[cls] = node;
+    stats.live_bytes -= rounded;
+    stats.cached_bytes += rounded;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+void cg_alloc_fail_after(long n) {
+    pthread_mutex_lock(&cache_lock);
+    fail_countdown = n;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+cg_memory_stats cg_memory_get_stats(void) {
+    pthread_mutex_lock(&cache_lock);
+    cg_memory_stats copy = stats;
+    pthread_mutex_unlock(&cache_lock);
+    return copy;
+}
+
+void cg_memory_release_cached(void) {
+    pthread_mutex_lock(&cache_lock);
+    for (int cls = 0; cls < CLASS_COUNT; cls++) {
+        while (free_lists[cls]) {
+            free_block *next = free_lists[cls]->next;
+            free(free_lists[cls]);
+            free_lists[cls] = next;
+            stats.system_frees++;
+        }
+    }
+    stats.cached_bytes = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
