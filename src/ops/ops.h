@@ -28,7 +28,12 @@ cg_tensor *cg_alias(const cg_tensor *x);
  * error naming op when a dim is out of range or repeated. */
 bool cg_reduction_mask(const char *op, cg_dims dims, int ndim, bool *mask);
 
-/* Reports "op: ..." and returns NULL when a kernel failed; frees out. */
+/* Reports an error naming op and the offending label unless labels is an int32 or int64 tensor
+ * of class indices in [0, num_classes). */
+bool cg_check_class_labels(const char *op, const cg_tensor *labels, int64_t num_classes);
+
+/* Frees out and returns NULL, for the error path of an op whose kernel (which set the error) or
+ * graph recording failed. */
 cg_tensor *cg_kernel_failed(cg_tensor *out);
 
 #endif
