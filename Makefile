@@ -36,3 +36,10 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
+
+# Rewrites the PyTorch reference values in tests/fixtures (every make_*.py script there);
+# PYTHON must be a Python with torch (Debian's python3-torch installs into the system Python).
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+.PHONY: fixtures
+fixtures:
+	@for script in tests/fixtures/make_*.py; do echo "$(PYTHON) $$script"; $(PYTHON) "$$script" || exit 1; done
