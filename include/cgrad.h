@@ -127,8 +127,11 @@ void cg_scope_begin(void);
  * the graph they recorded). */
 void cg_scope_end(void);
 /* Hands t from the innermost scope to the enclosing one, or to the caller when no scope encloses
- * it; returns t. A tensor not owned by the innermost scope is returned unchanged. */
+ * it; returns t (NULL with an error, t freed, when the enclosing scope cannot grow). A tensor not
+ * owned by the innermost scope is returned unchanged. */
 cg_tensor *cg_keep(cg_tensor *t);
+/* The number of scopes open on this thread. */
+int cg_scope_depth(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Memory (the caching allocator every buffer and tensor header comes from)
@@ -323,6 +326,40 @@ cg_tensor *cg_index_select(const cg_tensor *x, int dim, const cg_tensor *index);
 cg_tensor *cg_one_hot(const cg_tensor *labels, int64_t num_classes, cg_dtype dtype);
 
 /* ---------------------------------------------------------------------------------------------
+ * Convolution and pooling (NCHW: batch, channels, height, width)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Options of cg_conv2d. A zero field takes its default (stride 1, padding 0, dilation 1), so NULL
+ * or (cg_conv2d_options){0} means every default. padding_h and padding_w add that many zero rows
+ * and columns on each side. padding_same pads instead so the output has ceil(size / stride) rows
+ * and columns, as TensorFlow's "same" (PyTorch's padding="same" at stride 1): when the padding
+ * needed is odd, the extra row (column) goes at the bottom (right). */
+typedef struct {
+    int stride_h, stride_w;
+    int padding_h, padding_w;
+    bool padding_same;
+    int dilation_h, dilation_w;
+} cg_conv2d_options;
+
+/* 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) of x (N, C, H, W) with
+ * weight (F, C, KH, KW), plus bias (F) unless bias is NULL: out (N, F, OH, OW). Errors: operands
+ * not 4-D, channel counts that differ, a bias not of F values, a negative stride, padding or
+ * dilation, and a (dilated) kernel larger than the padded input. */
+cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                     const cg_conv2d_options *options);
+/* The largest element of each kernel_h x kernel_w window of x (N, C, H, W); windows start
+ * stride_h and stride_w apart (0: the kernel size), without padding, and a partial window at the
+ * end is dropped. The gradient goes to the (first) largest element of each window. Errors: x not
+ * 4-D, a kernel size not positive or larger than the input, a negative stride. */
+cg_tensor *cg_max_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int stride_h,
+                         int stride_w);
+/* The mean of each window, the windows (and errors) as in cg_max_pool2d. */
+cg_tensor *cg_avg_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int stride_h,
+                         int stride_w);
+/* The mean over height and width: x (N, C, H, W) gives (N, C). Errors: x not 4-D. */
+cg_tensor *cg_global_avg_pool2d(const cg_tensor *x);
+
+/* ---------------------------------------------------------------------------------------------
  * Dropout and losses
  * ------------------------------------------------------------------------------------------- */
 
@@ -358,5 +395,8 @@ int cg_fill_(cg_tensor *t, double value);
 #ifdef __cplusplus
 }
 #endif
+
+#include "cgrad/data.h"
+#include "cgrad/nn.h"
 
 #endif /* CGRAD_H */

@@ -99,7 +99,14 @@ int main(int argc, char **argv) {
         cg_clear_error();
         cg_manual_seed(0x5EED);
         const size_t live_before = cg_memory_get_stats().live_bytes;
+        const int depth_before = cg_scope_depth();
         tests[i].fn();
+        /* A failed CHECK returns early and may leave scopes open: close them so the next test
+         * starts clean, and count it against a test that did not fail. */
+        if (cg_scope_depth() != depth_before && !current_failed && !current_skipped)
+            test_fail(tests[i].file, 0, "%s left %d scope(s) open", tests[i].name,
+                      cg_scope_depth() - depth_before);
+        while (cg_scope_depth() > depth_before) cg_scope_end();
         const size_t live_after = cg_memory_get_stats().live_bytes;
         if (!current_failed && !current_skipped && live_after != live_before)
             test_fail(tests[i].file, 0, "%s leaked %lld bytes of tensor memory", tests[i].name,
@@ -117,5 +124,6 @@ int main(int argc, char **argv) {
     }
     cg_memory_release_cached();
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    fflush(stdout); /* before any sanitizer report at exit */
     return failed ? 1 : 0;
 }

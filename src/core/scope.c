@@ -35,11 +35,7 @@ static bool frame_push(int frame_depth, cg_tensor *t) {
     return true;
 }
 
-void cg_scope_adopt(cg_tensor *t) {
-    /* If the frame cannot grow the tensor simply stays with its creator; never worse than
-     * no scope. */
-    if (depth > 0) frame_push(depth, t);
-}
+bool cg_scope_adopt(cg_tensor *t) { return depth == 0 || frame_push(depth, t); }
 
 void cg_tensor_unscope(cg_tensor *t) {
     if (t->scope_depth == 0) return;
@@ -79,6 +75,13 @@ void cg_scope_end(void) {
 cg_tensor *cg_keep(cg_tensor *t) {
     if (!t || t->scope_depth == 0 || t->scope_depth != depth) return t;
     cg_tensor_unscope(t);
-    if (depth > 1 && !frame_push(depth - 1, t)) return t;
+    /* A tensor the enclosing scope cannot take would belong to nobody: drop it and fail (the
+     * allocator has set the error). */
+    if (depth > 1 && !frame_push(depth - 1, t)) {
+        cg_tensor_decref(t);
+        return NULL;
+    }
     return t;
 }
+
+int cg_scope_depth(void) { return depth + overflow; }

@@ -4,7 +4,8 @@
 
 #include "core/tensor.h"
 
-/* Gives the innermost scope (if any) the reference held by a newly made tensor. */
-void cg_scope_adopt(cg_tensor *t);
+/* Gives the innermost scope (if any) the reference held by a newly made tensor. False with an
+ * error when the scope cannot grow; t is then not adopted and its creator must drop it. */
+bool cg_scope_adopt(cg_tensor *t);
 
 #endif

@@ -100,6 +100,14 @@ static bool valid_geometry(int ndim, const int64_t *shape, cg_dtype dtype) {
     return true;
 }
 
+/* t once the current scope owns it; NULL (t freed) when the scope cannot take it, since a
+ * tensor made inside a scope that nobody owns would leak. */
+static cg_tensor *adopted(cg_tensor *t) {
+    if (cg_scope_adopt(t)) return t;
+    cg_tensor_decref(t);
+    return NULL;
+}
+
 cg_tensor *cg_tensor_new(int ndim, const int64_t *shape, cg_dtype dtype, cg_device device) {
     if (!valid_geometry(ndim, shape, dtype)) return NULL;
     const cg_backend *backend = cg_backend_get(device);
@@ -123,8 +131,7 @@ cg_tensor *cg_tensor_new(int ndim, const int64_t *shape, cg_dtype dtype, cg_devi
     }
     t->storage = storage;
     cg_contiguous_strides(ndim, shape, t->strides);
-    cg_scope_adopt(t);
-    return t;
+    return adopted(t);
 }
 
 cg_tensor *cg_tensor_new_view(const cg_tensor *x, int ndim, const int64_t *shape,
@@ -135,8 +142,7 @@ cg_tensor *cg_tensor_new_view(const cg_tensor *x, int ndim, const int64_t *shape
     t->offset = offset;
     t->storage = x->storage;
     t->storage->refcount++;
-    cg_scope_adopt(t);
-    return t;
+    return adopted(t);
 }
 
 static void storage_release(cg_storage *storage) {
@@ -219,6 +225,11 @@ bool cg_is_contiguous(const cg_tensor *t) { return t && cg_tensor_is_contiguous(
 char *cg_shape_format(cg_shape shape, char *buf, size_t size) {
     size_t used = 0;
     buf[0] = '\0';
+    /* Error messages format shapes the caller got wrong, so a bad ndim must not be read as one. */
+    if (shape.ndim < 0 || shape.ndim > CG_MAX_DIMS) {
+        snprintf(buf, size, "%d dims", shape.ndim);
+        return buf;
+    }
     if (shape.ndim == 0) snprintf(buf, size, "scalar");
     for (int i = 0; i < shape.ndim && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, i ? "x%lld" : "%lld",
@@ -231,7 +242,7 @@ const char *cg_dims_text(int ndim, const int64_t *shape) {
     static _Thread_local int next;
     char *buf = buffers[next++ % 4];
     cg_shape s = {.ndim = ndim};
-    memcpy(s.dims, shape, sizeof(int64_t) * (size_t)ndim);
+    if (ndim > 0 && ndim <= CG_MAX_DIMS) memcpy(s.dims, shape, sizeof(int64_t) * (size_t)ndim);
     buf[0] = '[';
     cg_shape_format(s, buf + 1, sizeof buffers[0] - 2);
     strcat(buf, "]");

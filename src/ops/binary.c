@@ -161,10 +161,12 @@ static const cg_op_def where_op = {"where", where_backward};
 cg_tensor *cg_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b) {
     if (!cond || !a || !b) return NULL;
     if (!cg_require_same_kind("where", a, b)) return NULL;
-    int ndim;
-    int64_t shape[CG_MAX_DIMS];
-    if (!cg_broadcast_shapes("where", a->ndim, a->shape, b->ndim, b->shape, &ndim, shape) ||
-        !cg_broadcast_shapes("where", cond->ndim, cond->shape, ndim, shape, &ndim, shape))
+    /* The operands' shape and the final one live apart: cg_broadcast_shapes writes its output
+     * while still reading its inputs. */
+    int ab_ndim, ndim;
+    int64_t ab_shape[CG_MAX_DIMS], shape[CG_MAX_DIMS];
+    if (!cg_broadcast_shapes("where", a->ndim, a->shape, b->ndim, b->shape, &ab_ndim, ab_shape) ||
+        !cg_broadcast_shapes("where", cond->ndim, cond->shape, ab_ndim, ab_shape, &ndim, shape))
         return NULL;
     /* The kernel reads the condition in the operands' dtype. */
     cg_tensor *typed_cond = cond->dtype == a->dtype ? cg_alias(cond) : cg_to_dtype(cond, a->dtype);

@@ -15,11 +15,18 @@ static int batched_matmul_backward(const cg_node *node, const cg_tensor *out,
 
 static const cg_op_def batched_matmul_op = {"matmul", batched_matmul_backward};
 
+/* True when x's matrices are dense along dim inner and their lines along it lie at least a line's
+ * length apart along dim outer: the layout the kernels (and BLAS) take. Broadcast lines (stride
+ * 0) are not. */
+static bool dense_along(const cg_tensor *x, int inner, int outer) {
+    const int64_t length = x->shape[inner] > 1 ? x->shape[inner] : 1;
+    return (x->strides[inner] == 1 || x->shape[inner] == 1) &&
+           (x->shape[outer] == 1 || x->strides[outer] >= length);
+}
+
 /* A view whose matrices are row- or column-major, as the kernels need; a copy otherwise. */
 static cg_tensor *matrix_ready(const cg_tensor *x) {
-    const bool row_major = x->strides[2] == 1 || x->shape[2] == 1;
-    const bool col_major = x->strides[1] == 1 || x->shape[1] == 1;
-    return row_major || col_major ? cg_alias(x) : cg_contiguous(x);
+    return dense_along(x, 2, 1) || dense_along(x, 1, 2) ? cg_alias(x) : cg_contiguous(x);
 }
 
 static cg_tensor *batched_matmul(const cg_tensor *a, const cg_tensor *b) {
@@ -86,6 +93,9 @@ cg_tensor *cg_matmul(const cg_tensor *a, const cg_tensor *b) {
         if (a->ndim > 1) shape.dims[shape.ndim++] = am->shape[am->ndim - 2];
         if (b->ndim > 1) shape.dims[shape.ndim++] = bm->shape[bm->ndim - 1];
         out = cg_reshape(product, shape);
+    } else if (am && bm) {
+        cg_error_set("matmul: the batch dims of %s and %s do not broadcast", cg_shape_text(a),
+                     cg_shape_text(b));
     }
     out = cg_keep(out);
     cg_scope_end();

@@ -131,6 +131,8 @@ cg_tensor *cg_var(const cg_tensor *x, cg_dims dims, bool unbiased, bool keepdim)
 
 cg_tensor *cg_logsumexp(const cg_tensor *x, cg_dims dims, bool keepdim) {
     if (!x || !cg_require_float("logsumexp", x)) return NULL;
+    bool mask[CG_MAX_DIMS];
+    if (!cg_reduction_mask("logsumexp", dims, x->ndim, mask)) return NULL;
     cg_scope_begin();
     /* Shift by the (constant) maximum so exp cannot overflow; an infinite maximum shifts by 0. */
     cg_tensor *peak = cg_detach(cg_max(x, dims, true));
@@ -139,9 +141,7 @@ cg_tensor *cg_logsumexp(const cg_tensor *x, cg_dims dims, bool keepdim) {
     cg_tensor *shift = cg_where(finite, peak, cg_zeros_like(peak ? peak : x));
     cg_tensor *total = cg_sum(cg_exp(cg_sub(x, shift)), dims, true);
     cg_tensor *out = cg_add(cg_log(total), shift);
-    bool mask[CG_MAX_DIMS];
-    if (out && !keepdim && cg_reduction_mask("logsumexp", dims, x->ndim, mask))
-        out = cg_reshape(out, dropped_shape(x, mask));
+    if (out && !keepdim) out = cg_reshape(out, dropped_shape(x, mask));
     out = cg_keep(out);
     cg_scope_end();
     return out;

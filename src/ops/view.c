@@ -59,7 +59,8 @@ static cg_tensor *view_of(const cg_tensor *x, int ndim, const int64_t *shape,
     if (cg_needs_grad((cg_tensor *const[]){(cg_tensor *)x}, 1)) {
         cg_node *node = cg_node_attach(out, def, (cg_tensor *const[]){(cg_tensor *)x}, 1);
         if (!node) return cg_kernel_failed(out);
-        memcpy(node->params.ints, params, sizeof(int64_t) * (size_t)param_count);
+        if (param_count > 0) /* params may be NULL then, which memcpy does not accept */
+            memcpy(node->params.ints, params, sizeof(int64_t) * (size_t)param_count);
     }
     return out;
 }

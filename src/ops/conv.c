@@ -1,0 +1,319 @@
+/* Convolution and pooling over NCHW tensors. conv2d runs on the backend's im2col kernels; max
+ * pooling keeps where each window's maximum lies, so its backward pass is a scatter_add; average
+ * pooling is a convolution of every channel on its own with a constant kernel, so it shares
+ * conv2d's kernels and backward rule; global average pooling is a mean. */
+#include "ops/ops.h"
+
+static int64_t dilated_extent(int64_t kernel, int64_t dilation) {
+    return (kernel - 1) * dilation + 1;
+}
+
+/* Fills w's output size from its input, kernel, stride, dilation and padding (pad_top and
+ * pad_left in w, pad_bottom and pad_right given); false with an error naming op when the dilated
+ * kernel does not fit the padded input. */
+static bool window_output(const char *op, const cg_tensor *x, cg_window2d *w, int64_t pad_bottom,
+                          int64_t pad_right) {
+    const int64_t padded_h = w->height + w->pad_top + pad_bottom;
+    const int64_t padded_w = w->width + w->pad_left + pad_right;
+    const int64_t extent_h = dilated_extent(w->kernel_height, w->dilation_h);
+    const int64_t extent_w = dilated_extent(w->kernel_width, w->dilation_w);
+    if (extent_h > padded_h || extent_w > padded_w) {
+        cg_error_set("%s: kernel %lldx%lld (dilation included) is larger than the padded input "
+                     "%lldx%lld of %s",
+                     op, (long long)extent_h, (long long)extent_w, (long long)padded_h,
+                     (long long)padded_w, cg_shape_text(x));
+        return false;
+    }
+    w->out_height = (padded_h - extent_h) / w->stride_h + 1;
+    w->out_width = (padded_w - extent_w) / w->stride_w + 1;
+    return true;
+}
+
+static bool require_nchw(const char *op, const char *what, const char *layout, const cg_tensor *t) {
+    if (t->ndim == 4) return true;
+    cg_error_set("%s: %s must be 4-D %s, got %s", op, what, layout, cg_shape_text(t));
+    return false;
+}
+
+/* ----- conv2d ----- */
+
+/* TensorFlow's "same" padding: the output has ceil(size / stride) positions and the padding they
+ * need is split in two, the odd row or column going after (bottom or right). */
+static void same_padding(int64_t size, int64_t stride, int64_t extent, int64_t *before,
+                         int64_t *after) {
+    const int64_t out = (size + stride - 1) / stride;
+    const int64_t total = (out - 1) * stride + extent - size;
+    *before = total > 0 ? total / 2 : 0;
+    *after = total > 0 ? total - *before : 0;
+}
+
+static bool check_conv_options(const cg_conv2d_options *o) {
+    if (o->stride_h < 0 || o->stride_w < 0) {
+        cg_error_set("conv2d: stride must be positive (0 means 1), got %dx%d", o->stride_h,
+                     o->stride_w);
+        return false;
+    }
+    if (o->dilation_h < 0 || o->dilation_w < 0) {
+        cg_error_set("conv2d: dilation must be positive (0 means 1), got %dx%d", o->dilation_h,
+                     o->dilation_w);
+        return false;
+    }
+    if (o->padding_h < 0 || o->padding_w < 0) {
+        cg_error_set("conv2d: padding must not be negative, got %dx%d", o->padding_h, o->padding_w);
+        return false;
+    }
+    if (o->padding_same && (o->padding_h || o->padding_w)) {
+        cg_error_set("conv2d: padding_same cannot be combined with a padding of %dx%d",
+                     o->padding_h, o->padding_w);
+        return false;
+    }
+    return true;
+}
+
+static bool conv_window(const cg_tensor *x, const cg_tensor *weight,
+                        const cg_conv2d_options *options, cg_window2d *w) {
+    const cg_conv2d_options o = options ? *options : (cg_conv2d_options){0};
+    if (!check_conv_options(&o)) return false;
+    *w = (cg_window2d){
+        .batch = x->shape[0],
+        .channels = x->shape[1],
+        .height = x->shape[2],
+        .width = x->shape[3],
+        .kernel_height = weight->shape[2],
+        .kernel_width = weight->shape[3],
+        .stride_h = o.stride_h ? o.stride_h : 1,
+        .stride_w = o.stride_w ? o.stride_w : 1,
+        .pad_top = o.padding_h,
+        .pad_left = o.padding_w,
+        .dilation_h = o.dilation_h ? o.dilation_h : 1,
+        .dilation_w = o.dilation_w ? o.dilation_w : 1,
+    };
+    int64_t pad_bottom = o.padding_h, pad_right = o.padding_w;
+    if (o.padding_same) {
+        same_padding(w->height, w->stride_h, dilated_extent(w->kernel_height, w->dilation_h),
+                     &w->pad_top, &pad_bottom);
+        same_padding(w->width, w->stride_w, dilated_extent(w->kernel_width, w->dilation_w),
+                     &w->pad_left, &pad_right);
+    }
+    return window_output("conv2d", x, w, pad_bottom, pad_right);
+}
+
+static bool check_conv_operands(const cg_tensor *x, const cg_tensor *weight,
+                                const cg_tensor *bias) {
+    if (!require_nchw("conv2d", "input", "(N, C, H, W)", x) ||
+        !require_nchw("conv2d", "weight", "(F, C, KH, KW)", weight) ||
+        !cg_require_same_kind("conv2d", x, weight) || !cg_require_float("conv2d", x))
+        return false;
+    if (weight->shape[1] != x->shape[1]) {
+        cg_error_set("conv2d: input %s has %lld channels but weight %s expects %lld",
+                     cg_shape_text(x), (long long)x->shape[1], cg_shape_text(weight),
+                     (long long)weight->shape[1]);
+        return false;
+    }
+    if (weight->shape[2] == 0 || weight->shape[3] == 0) {
+        cg_error_set("conv2d: weight %s has an empty kernel", cg_shape_text(weight));
+        return false;
+    }
+    if (bias && !cg_require_same_kind("conv2d", x, bias)) return false;
+    if (bias && (bias->ndim != 1 || bias->shape[0] != weight->shape[0])) {
+        cg_error_set("conv2d: bias %s must be 1-D with one value per filter (%lld)",
+                     cg_shape_text(bias), (long long)weight->shape[0]);
+        return false;
+    }
+    return true;
+}
+
+/* The node keeps the geometry that the shapes of x (input 0) and weight (input 1) do not give. */
+enum { SAVED_STRIDE = 0, SAVED_PAD = 2, SAVED_DILATION = 4, SAVED_OUT = 6 };
+
+static void save_conv_window(cg_node *node, const cg_window2d *w) {
+    int64_t *saved = node->params.ints;
+    saved[SAVED_STRIDE] = w->stride_h;
+    saved[SAVED_STRIDE + 1] = w->stride_w;
+    saved[SAVED_PAD] = w->pad_top;
+    saved[SAVED_PAD + 1] = w->pad_left;
+    saved[SAVED_DILATION] = w->dilation_h;
+    saved[SAVED_DILATION + 1] = w->dilation_w;
+    saved[SAVED_OUT] = w->out_height;
+    saved[SAVED_OUT + 1] = w->out_width;
+}
+
+static cg_window2d saved_conv_window(const cg_node *node) {
+    const cg_tensor *x = node->inputs[0], *weight = node->inputs[1];
+    const int64_t *saved = node->params.ints;
+    return (cg_window2d){
+        .batch = x->shape[0],
+        .channels = x->shape[1],
+        .height = x->shape[2],
+        .width = x->shape[3],
+        .kernel_height = weight->shape[2],
+        .kernel_width = weight->shape[3],
+        .stride_h = saved[SAVED_STRIDE],
+        .stride_w = saved[SAVED_STRIDE + 1],
+        .pad_top = saved[SAVED_PAD],
+        .pad_left = saved[SAVED_PAD + 1],
+        .dilation_h = saved[SAVED_DILATION],
+        .dilation_w = saved[SAVED_DILATION + 1],
+        .out_height = saved[SAVED_OUT],
+        .out_width = saved[SAVED_OUT + 1],
+    };
+}
+
+static int conv2d_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                           cg_tensor **grads) {
+    (void)out;
+    cg_tensor *x = node->inputs[0], *weight = node->inputs[1];
+    const cg_backend *backend = cg_tensor_backend(x);
+    const cg_window2d w = saved_conv_window(node);
+    cg_tensor *grad_out = cg_contiguous(g);
+    if (!grad_out) return -1;
+    if (x->requires_grad) {
+        grads[0] = cg_empty_like(x);
+        if (!grads[0] || backend->conv2d_backward_input(grad_out, weight, &w, grads[0]) != 0)
+            return -1;
+    }
+    if (weight->requires_grad) {
+        grads[1] = cg_empty_like(weight);
+        if (!grads[1] || backend->conv2d_backward_weight(grad_out, x, &w, grads[1]) != 0) return -1;
+    }
+    if (node->input_count == 3 && node->inputs[2]->requires_grad) {
+        grads[2] = cg_sum(grad_out, CG_DIMS(0, 2, 3), false);
+        if (!grads[2]) return -1;
+    }
+    return 0;
+}
+
+static const cg_op_def conv2d_op = {"conv2d", conv2d_backward};
+
+cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                     const cg_conv2d_options *options) {
+    if (!x || !weight) return NULL;
+    cg_window2d w;
+    if (!check_conv_operands(x, weight, bias) || !conv_window(x, weight, options, &w)) return NULL;
+    cg_scope_begin();
+    const int count = bias ? 3 : 2;
+    cg_tensor *inputs[3] = {cg_contiguous(x), cg_contiguous(weight),
+                            bias ? cg_contiguous(bias) : NULL};
+    cg_tensor *out = NULL;
+    if (inputs[0] && inputs[1] && (!bias || inputs[2])) {
+        const int64_t shape[4] = {w.batch, weight->shape[0], w.out_height, w.out_width};
+        out = cg_new_like_shape(x, 4, shape, x->dtype);
+        if (out &&
+            cg_tensor_backend(x)->conv2d_forward(inputs[0], inputs[1], inputs[2], &w, out) != 0)
+            out = NULL;
+    }
+    if (out && cg_needs_grad(inputs, count)) {
+        cg_node *node = cg_node_attach(out, &conv2d_op, inputs, count);
+        if (node)
+            save_conv_window(node, &w);
+        else
+            out = NULL;
+    }
+    out = cg_keep(out);
+    cg_scope_end();
+    return out;
+}
+
+/* ----- pooling ----- */
+
+static bool pool_window(const char *op, const cg_tensor *x, int kernel_h, int kernel_w,
+                        int stride_h, int stride_w, cg_window2d *w) {
+    if (!require_nchw(op, "input", "(N, C, H, W)", x) || !cg_require_float(op, x)) return false;
+    if (kernel_h < 1 || kernel_w < 1) {
+        cg_error_set("%s: kernel size must be positive, got %dx%d", op, kernel_h, kernel_w);
+        return false;
+    }
+    if (stride_h < 0 || stride_w < 0) {
+        cg_error_set("%s: stride must be positive (0 means the kernel size), got %dx%d", op,
+                     stride_h, stride_w);
+        return false;
+    }
+    *w = (cg_window2d){
+        .batch = x->shape[0],
+        .channels = x->shape[1],
+        .height = x->shape[2],
+        .width = x->shape[3],
+        .kernel_height = kernel_h,
+        .kernel_width = kernel_w,
+        .stride_h = stride_h ? stride_h : kernel_h,
+        .stride_w = stride_w ? stride_w : kernel_w,
+        .dilation_h = 1,
+        .dilation_w = 1,
+    };
+    return window_output(op, x, w, 0, 0);
+}
+
+/* The gradient goes to where each window's maximum was: a scatter_add of grad_out into the
+ * input's planes at the saved positions. */
+static int max_pool2d_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                               cg_tensor **grads) {
+    (void)out;
+    const cg_tensor *x = node->inputs[0], *indices = node->saved[0];
+    const cg_shape planes = CG_SHAPE(x->shape[0], x->shape[1], x->shape[2] * x->shape[3]);
+    const cg_shape windows =
+        CG_SHAPE(x->shape[0], x->shape[1], indices->shape[2] * indices->shape[3]);
+    cg_tensor *grad = cg_zeros_like(x);
+    cg_tensor *target = cg_view(grad, planes);
+    cg_tensor *index = cg_reshape(indices, windows), *source = cg_reshape(g, windows);
+    if (!target || !index || !source ||
+        cg_tensor_backend(x)->scatter_add(target, 2, index, source) != 0)
+        return -1;
+    grads[0] = grad;
+    return 0;
+}
+
+static const cg_op_def max_pool2d_op = {"max_pool2d", max_pool2d_backward};
+
+cg_tensor *cg_max_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int stride_h,
+                         int stride_w) {
+    if (!x) return NULL;
+    cg_window2d w;
+    if (!pool_window("max_pool2d", x, kernel_h, kernel_w, stride_h, stride_w, &w)) return NULL;
+    cg_scope_begin();
+    cg_tensor *input = cg_contiguous(x);
+    const int64_t shape[4] = {w.batch, w.channels, w.out_height, w.out_width};
+    cg_tensor *out = cg_new_like_shape(x, 4, shape, x->dtype);
+    cg_tensor *indices = cg_new_like_shape(x, 4, shape, CG_INT64);
+    if (!input || !out || !indices ||
+        cg_tensor_backend(x)->max_pool2d(input, &w, out, indices) != 0)
+        out = NULL;
+    if (out && cg_needs_grad(&input, 1)) {
+        cg_node *node = cg_node_attach(out, &max_pool2d_op, &input, 1);
+        if (node)
+            cg_node_save(node, indices);
+        else
+            out = NULL;
+    }
+    out = cg_keep(out);
+    cg_scope_end();
+    return out;
+}
+
+cg_tensor *cg_avg_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int stride_h,
+                         int stride_w) {
+    if (!x) return NULL;
+    cg_window2d w;
+    if (!pool_window("avg_pool2d", x, kernel_h, kernel_w, stride_h, stride_w, &w)) return NULL;
+    cg_scope_begin();
+    /* Every channel becomes a one-channel sample, convolved with a kernel of 1 / (its size). */
+    cg_tensor *planes = cg_reshape(x, CG_SHAPE(w.batch * w.channels, 1, w.height, w.width));
+    cg_tensor *weight =
+        cg_new_like_shape(x, 4, (const int64_t[]){1, 1, kernel_h, kernel_w}, x->dtype);
+    if (weight &&
+        cg_tensor_backend(x)->fill(weight, 1.0 / ((double)kernel_h * (double)kernel_w)) != 0)
+        weight = NULL;
+    const cg_conv2d_options options = {.stride_h = (int)w.stride_h, .stride_w = (int)w.stride_w};
+    cg_tensor *pooled = cg_conv2d(planes, weight, NULL, &options);
+    cg_tensor *out =
+        cg_keep(cg_reshape(pooled, CG_SHAPE(w.batch, w.channels, w.out_height, w.out_width)));
+    cg_scope_end();
+    return out;
+}
+
+cg_tensor *cg_global_avg_pool2d(const cg_tensor *x) {
+    if (!x) return NULL;
+    if (!require_nchw("global_avg_pool2d", "input", "(N, C, H, W)", x) ||
+        !cg_require_float("global_avg_pool2d", x))
+        return NULL;
+    return cg_mean(x, CG_DIMS(2, 3), false);
+}
