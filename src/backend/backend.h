@@ -52,6 +52,50 @@ typedef enum { CG_REDUCE_SUM, CG_REDUCE_MAX, CG_REDUCE_MIN, CG_REDUCE_COUNT } cg
 
 typedef enum { CG_RANDOM_UNIFORM, CG_RANDOM_NORMAL, CG_RANDOM_INTEGER } cg_random_kind;
 
+/* The update rules of the optimizers (AdamW is Adam with a parameter scale). */
+typedef enum { CG_UPDATE_SGD, CG_UPDATE_ADAM, CG_UPDATE_RMSPROP } cg_update_rule;
+
+/* One optimizer step for one parameter. The caller works out every per-step scalar (bias
+ * corrections, the clipping factor), so a kernel makes a single pass over the elements:
+ *   g = grad_scale * grad, then g += weight_decay * p when weight_decay != 0, p *= param_scale;
+ *   SGD:     buf = momentum * buf + g and g = nesterov ? g + momentum * buf : buf when momentum
+ *            > 0; p -= learning_rate * g
+ *   Adam:    m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2;
+ *            p -= step_size * m / (sqrt(v) / bias_correction2_sqrt + epsilon)
+ *   RMSprop: v = rho v + (1 - rho) g^2; a = sqrt(v) + epsilon; buf = momentum * buf + g / a and
+ *            p -= learning_rate * buf when momentum > 0, p -= learning_rate * g / a otherwise
+ * with the operations in the order PyTorch's optimizers use. State tensors have the parameter's
+ * shape, dtype and device and are contiguous: SGD state[0] = buf; Adam state[0] = m, state[1] = v;
+ * RMSprop state[0] = v, state[1] = buf. */
+typedef struct {
+    cg_update_rule rule;
+    double grad_scale;
+    double weight_decay;
+    double param_scale;
+    double learning_rate;
+    double momentum;
+    bool nesterov;
+    double beta1, beta2;
+    double step_size;             /* learning_rate / (1 - beta1^step) */
+    double bias_correction2_sqrt; /* sqrt(1 - beta2^step) */
+    double rho;
+    double epsilon;
+} cg_optimizer_update;
+
+/* A 2-D sliding window over NCHW input, shared by convolution and pooling: output position
+ * (oh, ow) of a window reads input rows oh * stride_h - pad_top + kh * dilation_h for kh <
+ * kernel_height, and columns likewise. Rows and columns outside the input are padding (zero for a
+ * convolution, skipped by max pooling); the bottom and right padding is whatever out_height and
+ * out_width reach past the input. */
+typedef struct {
+    int64_t batch, channels, height, width; /* the input */
+    int64_t kernel_height, kernel_width;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left;
+    int64_t dilation_h, dilation_w;
+    int64_t out_height, out_width;
+} cg_window2d;
+
 struct cg_backend {
     const char *name;
 
@@ -100,6 +144,30 @@ struct cg_backend {
     int (*gather)(const cg_tensor *x, int dim, const cg_tensor *index, cg_tensor *out);
     /* target[... index ...] += src along dim (the adjoint of gather); target contiguous. */
     int (*scatter_add)(cg_tensor *target, int dim, const cg_tensor *index, const cg_tensor *src);
+
+    /* *result = the sum of the squares of x's elements (any strides), accumulated in double. */
+    int (*sum_of_squares)(const cg_tensor *x, double *result);
+    /* Applies update to param (any strides) from grad (param's shape and dtype) and state. */
+    int (*optimizer_update)(const cg_optimizer_update *update, cg_tensor *param,
+                            const cg_tensor *grad, cg_tensor *const *state);
+
+    /* 2-D convolution (cross-correlation, as PyTorch) of contiguous NCHW operands laid out by
+     * window: out (N, F, OH, OW) = weight (F, C, KH, KW) over x (N, C, H, W), plus bias (F,
+     * contiguous) when not NULL. */
+    int (*conv2d_forward)(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                          const cg_window2d *window, cg_tensor *out);
+    /* grad_x (x's shape, overwritten) from grad_out (out's shape) and weight; all contiguous. */
+    int (*conv2d_backward_input)(const cg_tensor *grad_out, const cg_tensor *weight,
+                                 const cg_window2d *window, cg_tensor *grad_x);
+    /* grad_weight (weight's shape, overwritten) from grad_out and x, summed over the batch; all
+     * contiguous. */
+    int (*conv2d_backward_weight)(const cg_tensor *grad_out, const cg_tensor *x,
+                                  const cg_window2d *window, cg_tensor *grad_weight);
+    /* out (N, C, OH, OW) = the largest element of each window of contiguous x (every window
+     * overlaps the input); indices (int64, out's shape) = its position h * W + w in its H x W
+     * plane (the first one on a tie). */
+    int (*max_pool2d)(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
+                      cg_tensor *indices);
 };
 
 /* The backend that runs kernels for device; NULL with an error when it is not built in. */

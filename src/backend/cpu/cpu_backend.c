@@ -27,6 +27,12 @@ const cg_backend cg_cpu_backend = {
     .softmax_backward = cg_cpu_softmax_backward,
     .gather = cg_cpu_gather,
     .scatter_add = cg_cpu_scatter_add,
+    .sum_of_squares = cg_cpu_sum_of_squares,
+    .optimizer_update = cg_cpu_optimizer_update,
+    .conv2d_forward = cg_cpu_conv2d_forward,
+    .conv2d_backward_input = cg_cpu_conv2d_backward_input,
+    .conv2d_backward_weight = cg_cpu_conv2d_backward_weight,
+    .max_pool2d = cg_cpu_max_pool2d,
 };
 
 void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,

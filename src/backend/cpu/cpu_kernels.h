@@ -51,5 +51,16 @@ int cg_cpu_softmax_backward(const cg_tensor *y, const cg_tensor *grad_out, int d
                             cg_tensor *grad_x);
 int cg_cpu_gather(const cg_tensor *x, int dim, const cg_tensor *index, cg_tensor *out);
 int cg_cpu_scatter_add(cg_tensor *target, int dim, const cg_tensor *index, const cg_tensor *src);
+int cg_cpu_sum_of_squares(const cg_tensor *x, double *result);
+int cg_cpu_optimizer_update(const cg_optimizer_update *update, cg_tensor *param,
+                            const cg_tensor *grad, cg_tensor *const *state);
+int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                          const cg_window2d *window, cg_tensor *out);
+int cg_cpu_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,
+                                 const cg_window2d *window, cg_tensor *grad_x);
+int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
+                                  const cg_window2d *window, cg_tensor *grad_weight);
+int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
+                      cg_tensor *indices);
 
 #endif
