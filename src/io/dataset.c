@@ -1,0 +1,340 @@
+/* Data sets: accessors, the seeded train/test split and feature standardisation. */
+#include "io/dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+char *cg_string_copy(const char *text, size_t length) {
+    char *copy = malloc(length + 1);
+    if (!copy) {
+        cg_error_set("out of memory copying a name of %zu bytes", length);
+        return NULL;
+    }
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    return copy;
+}
+
+void cg_string_array_free(char **strings, int64_t count) {
+    if (!strings) return;
+    for (int64_t i = 0; i < count; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+/* A deep copy of count strings into *copy (NULL stays NULL); false with an error. */
+static bool string_array_copy(char **strings, int64_t count, char ***copy) {
+    *copy = NULL;
+    if (!strings) return true;
+    char **out = calloc((size_t)count, sizeof *out);
+    if (!out) {
+        cg_error_set("out of memory copying %lld names", (long long)count);
+        return false;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        out[i] = cg_string_copy(strings[i], strlen(strings[i]));
+        if (!out[i]) {
+            cg_string_array_free(out, i);
+            return false;
+        }
+    }
+    *copy = out;
+    return true;
+}
+
+/* Elements per sample of a tensor whose first dim indexes samples: F for features, 1 for labels. */
+static int64_t sample_numel(const cg_tensor *t) {
+    return cg_shape_numel(t->ndim - 1, t->shape + 1);
+}
+
+cg_dataset *cg_dataset_new(cg_tensor *features, cg_tensor *labels, char **feature_names,
+                           int64_t class_count, char **class_names) {
+    cg_dataset *dataset = malloc(sizeof *dataset);
+    if (!dataset) {
+        cg_error_set("out of memory allocating a data set");
+        cg_release(features);
+        cg_release(labels);
+        cg_string_array_free(feature_names, sample_numel(features));
+        cg_string_array_free(class_names, class_count);
+        return NULL;
+    }
+    cg_tensor_unscope(features);
+    if (labels) cg_tensor_unscope(labels);
+    *dataset = (cg_dataset){features, labels, feature_names, class_names, class_count};
+    return dataset;
+}
+
+void cg_dataset_free(cg_dataset *dataset) {
+    if (!dataset) return;
+    cg_string_array_free(dataset->feature_names, sample_numel(dataset->features));
+    cg_string_array_free(dataset->class_names, dataset->class_count);
+    cg_tensor_decref(dataset->features);
+    if (dataset->labels) cg_tensor_decref(dataset->labels);
+    free(dataset);
+}
+
+cg_tensor *cg_dataset_features(const cg_dataset *dataset) {
+    return dataset ? dataset->features : NULL;
+}
+
+cg_tensor *cg_dataset_labels(const cg_dataset *dataset) { return dataset ? dataset->labels : NULL; }
+
+int64_t cg_dataset_size(const cg_dataset *dataset) {
+    return dataset ? dataset->features->shape[0] : 0;
+}
+
+int64_t cg_dataset_feature_count(const cg_dataset *dataset) {
+    return dataset ? sample_numel(dataset->features) : 0;
+}
+
+int64_t cg_dataset_class_count(const cg_dataset *dataset) {
+    return dataset ? dataset->class_count : 0;
+}
+
+const char *cg_dataset_class_name(const cg_dataset *dataset, int64_t index) {
+    if (!dataset || index < 0 || index >= dataset->class_count) {
+        cg_error_set("dataset: class %lld is out of range (%lld classes)", (long long)index,
+                     (long long)cg_dataset_class_count(dataset));
+        return NULL;
+    }
+    return dataset->class_names[index];
+}
+
+const char *cg_dataset_feature_name(const cg_dataset *dataset, int64_t index) {
+    const int64_t count = cg_dataset_feature_count(dataset);
+    if (!dataset || index < 0 || index >= count) {
+        cg_error_set("dataset: feature %lld is out of range (%lld features)", (long long)index,
+                     (long long)count);
+        return NULL;
+    }
+    if (!dataset->feature_names) {
+        cg_error_set("dataset: the features have no names");
+        return NULL;
+    }
+    return dataset->feature_names[index];
+}
+
+/* ----- split ----- */
+
+/* The rows listed in rows[0..count) of t, in that order, as a new tensor. */
+static cg_tensor *take_rows(const cg_tensor *t, const int64_t *rows, int64_t count) {
+    int64_t shape[CG_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[0] = count;
+    cg_tensor *out = cg_tensor_new(t->ndim, shape, t->dtype, t->storage->device);
+    if (!out) return NULL;
+    const size_t row_bytes = (size_t)sample_numel(t) * cg_dtype_size(t->dtype);
+    const char *source = cg_tensor_data(t);
+    char *destination = cg_tensor_data(out);
+    for (int64_t i = 0; i < count; i++)
+        memcpy(destination + (size_t)i * row_bytes, source + (size_t)rows[i] * row_bytes,
+               row_bytes);
+    return out;
+}
+
+static cg_dataset *take_samples(const cg_dataset *dataset, const int64_t *rows, int64_t count) {
+    cg_tensor *features = take_rows(dataset->features, rows, count);
+    cg_tensor *labels = dataset->labels ? take_rows(dataset->labels, rows, count) : NULL;
+    char **feature_names = NULL, **class_names = NULL;
+    const bool copied =
+        features && (labels || !dataset->labels) &&
+        string_array_copy(dataset->feature_names, sample_numel(features), &feature_names) &&
+        string_array_copy(dataset->class_names, dataset->class_count, &class_names);
+    if (!copied) {
+        cg_release(features);
+        cg_release(labels);
+        cg_string_array_free(feature_names, sample_numel(dataset->features));
+        return NULL;
+    }
+    return cg_dataset_new(features, labels, feature_names, dataset->class_count, class_names);
+}
+
+/* A seeded Fisher-Yates permutation of 0..n-1; it uses its own stream so that splitting leaves
+ * the thread's generator (and with it weight initialisation) untouched. */
+static void shuffle_rows(int64_t *rows, int64_t n, uint64_t seed) {
+    for (int64_t i = 0; i < n; i++)
+        rows[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        const int64_t j = (int64_t)(cg_random_bits(seed, (uint64_t)i) % (uint64_t)(i + 1));
+        const int64_t swap = rows[i];
+        rows[i] = rows[j];
+        rows[j] = swap;
+    }
+}
+
+/* Marks which of the shuffled rows go to test: the first ones overall, or the first ones of each
+ * class (round(fraction * class size) of them) when stratified. Returns the test count or -1. */
+static int64_t choose_test_rows(const cg_dataset *dataset, const int64_t *rows, double fraction,
+                                bool stratified, bool *in_test) {
+    const int64_t n = cg_dataset_size(dataset);
+    if (!stratified) {
+        const int64_t test_count = llround(fraction * (double)n);
+        for (int64_t i = 0; i < n; i++)
+            in_test[rows[i]] = i < test_count;
+        return test_count;
+    }
+    const int64_t classes = dataset->class_count;
+    const int64_t *labels = cg_tensor_data(dataset->labels);
+    int64_t *quota = calloc((size_t)classes, sizeof *quota);
+    if (!quota) {
+        cg_error_set("split: out of memory");
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= classes) {
+            cg_error_set("split: label %lld of sample %lld is not a class in [0, %lld)",
+                         (long long)labels[i], (long long)i, (long long)classes);
+            free(quota);
+            return -1;
+        }
+        quota[labels[i]]++;
+    }
+    for (int64_t c = 0; c < classes; c++)
+        quota[c] = llround(fraction * (double)quota[c]);
+    int64_t test_count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t label = labels[rows[i]];
+        in_test[rows[i]] = quota[label] > 0;
+        if (quota[label] > 0) {
+            quota[label]--;
+            test_count++;
+        }
+    }
+    free(quota);
+    return test_count;
+}
+
+static bool check_split_arguments(const cg_dataset *dataset, double test_fraction, bool stratified,
+                                  cg_dataset **train, cg_dataset **test) {
+    if (!dataset || !train || !test) {
+        cg_error_set("split: the data set and both outputs must not be NULL");
+        return false;
+    }
+    if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
+        cg_error_set("split: test_fraction must be in (0, 1), got %g", test_fraction);
+        return false;
+    }
+    if (stratified && dataset->class_count == 0) {
+        cg_error_set("split: a stratified split needs class labels");
+        return false;
+    }
+    return true;
+}
+
+int cg_dataset_split(const cg_dataset *dataset, double test_fraction, bool stratified,
+                     uint64_t seed, cg_dataset **train, cg_dataset **test) {
+    if (train) *train = NULL;
+    if (test) *test = NULL;
+    if (!check_split_arguments(dataset, test_fraction, stratified, train, test)) return -1;
+    const int64_t n = cg_dataset_size(dataset);
+    int64_t *rows = malloc(sizeof *rows * (size_t)n);
+    int64_t *parts = malloc(sizeof *parts * (size_t)n); /* test rows, then train rows */
+    bool *in_test = malloc(sizeof *in_test * (size_t)n);
+    int64_t test_count = -1;
+    if (!rows || !parts || !in_test)
+        cg_error_set("split: out of memory for %lld samples", (long long)n);
+    else {
+        shuffle_rows(rows, n, seed);
+        test_count = choose_test_rows(dataset, rows, test_fraction, stratified, in_test);
+    }
+    if (test_count == 0 || test_count == n)
+        cg_error_set("split: a test fraction of %g of %lld samples leaves a part empty",
+                     test_fraction, (long long)n);
+    if (test_count > 0 && test_count < n) {
+        int64_t next_test = 0, next_train = test_count;
+        for (int64_t i = 0; i < n; i++)
+            parts[in_test[rows[i]] ? next_test++ : next_train++] = rows[i];
+        *test = take_samples(dataset, parts, test_count);
+        *train = *test ? take_samples(dataset, parts + test_count, n - test_count) : NULL;
+    }
+    free(rows);
+    free(parts);
+    free(in_test);
+    if (*train && *test) return 0;
+    cg_dataset_free(*test);
+    *test = NULL;
+    return -1;
+}
+
+/* ----- standardisation ----- */
+
+struct cg_standardizer {
+    int64_t feature_count;
+    double *mean;
+    double *std;
+};
+
+cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
+    const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
+    if (n == 0) {
+        cg_error_set("standardizer: cannot fit an empty or NULL data set");
+        return NULL;
+    }
+    cg_standardizer *s = malloc(sizeof *s);
+    double *mean = calloc((size_t)f, sizeof *mean), *std = calloc((size_t)f, sizeof *std);
+    if (!s || !mean || !std) {
+        cg_error_set("standardizer: out of memory for %lld features", (long long)f);
+        free(s);
+        free(mean);
+        free(std);
+        return NULL;
+    }
+    /* Two passes (mean, then squared deviations) in double: no cancellation for large N. */
+    const float *x = cg_tensor_data(dataset->features);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < f; j++)
+            mean[j] += x[i * f + j];
+    for (int64_t j = 0; j < f; j++)
+        mean[j] /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < f; j++)
+            std[j] += (x[i * f + j] - mean[j]) * (x[i * f + j] - mean[j]);
+    for (int64_t j = 0; j < f; j++) {
+        std[j] = sqrt(std[j] / (double)n);
+        if (std[j] == 0.0) std[j] = 1.0;
+    }
+    *s = (cg_standardizer){f, mean, std};
+    return s;
+}
+
+int cg_standardizer_apply(const cg_standardizer *standardizer, cg_dataset *dataset) {
+    if (!standardizer || !dataset) {
+        cg_error_set("standardizer: apply needs a standardizer and a data set");
+        return -1;
+    }
+    const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
+    if (f != standardizer->feature_count) {
+        cg_error_set("standardizer: fitted on %lld features, the data set has %lld",
+                     (long long)standardizer->feature_count, (long long)f);
+        return -1;
+    }
+    float *x = cg_tensor_data(dataset->features);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < f; j++)
+            x[i * f + j] = (float)((x[i * f + j] - standardizer->mean[j]) / standardizer->std[j]);
+    return 0;
+}
+
+int64_t cg_standardizer_feature_count(const cg_standardizer *standardizer) {
+    return standardizer ? standardizer->feature_count : 0;
+}
+
+const double *cg_standardizer_mean(const cg_standardizer *standardizer) {
+    return standardizer ? standardizer->mean : NULL;
+}
+
+const double *cg_standardizer_std(const cg_standardizer *standardizer) {
+    return standardizer ? standardizer->std : NULL;
+}
+
+void cg_standardizer_free(cg_standardizer *standardizer) {
+    if (!standardizer) return;
+    free(standardizer->mean);
+    free(standardizer->std);
+    free(standardizer);
+}
