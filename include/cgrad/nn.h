@@ -99,7 +99,9 @@ cg_layer *cg_layer_new(const cg_layer_class *layer_class, void *state);
 void *cg_layer_state(const cg_layer *layer);
 const char *cg_layer_type(const cg_layer *layer);
 /* Registers a trainable parameter (takes ownership of value, marks it requires_grad); returns it
- * (borrowed). Names are local ("weight"); the model prefixes the layer index ("0.weight"). */
+ * (borrowed). Names are local ("weight"); the model prefixes the layer index ("0.weight").
+ * A value owned by a scope is taken out of it, so a build that runs inside a training step's
+ * scope keeps its parameters. On failure value is released. */
 cg_tensor *cg_layer_add_parameter(cg_layer *layer, const char *name, cg_tensor *value);
 /* Registers non-trainable state that is saved with the model (e.g. running statistics). */
 cg_tensor *cg_layer_add_buffer(cg_layer *layer, const char *name, cg_tensor *value);
