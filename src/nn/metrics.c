@@ -1,0 +1,111 @@
+#include "nn/metrics.h"
+
+#include <math.h>
+
+#include "core/error.h"
+
+/* Each metric is a sum over the batch (correct predictions or absolute errors) and the number of
+ * predictions it was summed over; the pass's value is the ratio of the totals. */
+typedef cg_tensor *(*metric_sum_fn)(const cg_tensor *output, const cg_tensor *target,
+                                    int64_t *count);
+
+static cg_tensor *targets_like_outputs(const char *metric, const cg_tensor *output,
+                                       const cg_tensor *target) {
+    if (cg_numel(target) != cg_numel(output)) {
+        char output_text[64], target_text[64];
+        cg_error_set("%s: targets of shape %s do not match outputs of shape %s", metric,
+                     cg_shape_format(cg_tensor_shape(target), target_text, sizeof target_text),
+                     cg_shape_format(cg_tensor_shape(output), output_text, sizeof output_text));
+        return NULL;
+    }
+    return cg_reshape(cg_to_dtype(target, cg_tensor_dtype(output)), cg_tensor_shape(output));
+}
+
+static bool is_integer(cg_dtype dtype) { return dtype == CG_INT32 || dtype == CG_INT64; }
+
+/* Class labels, or one-hot (probability) rows whose argmax is the class. */
+static cg_tensor *correct_classes(const cg_tensor *output, const cg_tensor *target,
+                                  int64_t *count) {
+    if (cg_ndim(output) < 2) {
+        char text[64];
+        cg_error_set("accuracy: outputs must have a class dim, got shape %s",
+                     cg_shape_format(cg_tensor_shape(output), text, sizeof text));
+        return NULL;
+    }
+    cg_tensor *predicted = cg_argmax(output, -1, false);
+    cg_tensor *labels = is_integer(cg_tensor_dtype(target)) ? cg_to_dtype(target, CG_INT64)
+                                                            : cg_argmax(target, -1, false);
+    cg_tensor *matched = targets_like_outputs("accuracy", predicted, labels);
+    *count = cg_numel(predicted);
+    return cg_sum(cg_eq(predicted, matched), CG_ALL_DIMS, false);
+}
+
+/* Logits above 0 against targets above 0.5. */
+static cg_tensor *correct_binary(const cg_tensor *output, const cg_tensor *target, int64_t *count) {
+    cg_tensor *targets = targets_like_outputs("binary_accuracy", output, target);
+    cg_tensor *zero = cg_scalar(0.0, cg_tensor_dtype(output));
+    cg_tensor *half = cg_scalar(0.5, cg_tensor_dtype(output));
+    *count = cg_numel(output);
+    return cg_sum(cg_eq(cg_gt(output, zero), cg_gt(targets, half)), CG_ALL_DIMS, false);
+}
+
+static cg_tensor *absolute_errors(const cg_tensor *output, const cg_tensor *target,
+                                  int64_t *count) {
+    *count = cg_numel(output);
+    return cg_sum(cg_abs(cg_sub(output, targets_like_outputs("mae", output, target))), CG_ALL_DIMS,
+                  false);
+}
+
+static const struct {
+    unsigned flag;
+    const char *name;
+    metric_sum_fn sum;
+} METRICS[CG_METRIC_KIND_COUNT] = {
+    [CG_METRIC_KIND_ACCURACY] = {CG_METRIC_ACCURACY, "accuracy", correct_classes},
+    [CG_METRIC_KIND_BINARY_ACCURACY] = {CG_METRIC_BINARY_ACCURACY, "binary_accuracy",
+                                        correct_binary},
+    [CG_METRIC_KIND_MAE] = {CG_METRIC_MAE, "mae", absolute_errors},
+};
+
+unsigned cg_metric_flag(int kind) { return METRICS[kind].flag; }
+
+const char *cg_metric_name(int kind) { return METRICS[kind].name; }
+
+cg_metric_totals cg_metric_totals_start(unsigned metrics) {
+    return (cg_metric_totals){.metrics = metrics};
+}
+
+int cg_metric_totals_add(cg_metric_totals *totals, const cg_tensor *output, const cg_tensor *target,
+                         double batch_loss) {
+    const int64_t samples = cg_dim(output, 0);
+    const bool grad_was_enabled = cg_set_grad_enabled(false);
+    int status = samples < 0 ? -1 : 0;
+    for (int kind = 0; status == 0 && kind < CG_METRIC_KIND_COUNT; kind++) {
+        if (!(totals->metrics & METRICS[kind].flag)) continue;
+        int64_t count = 0;
+        cg_scope_begin();
+        const cg_tensor *sum = METRICS[kind].sum(output, target, &count);
+        const double value = sum ? cg_item(sum) : NAN;
+        cg_scope_end();
+        if (!sum) {
+            status = -1;
+        } else {
+            totals->metric_sums[kind] += value;
+            totals->metric_counts[kind] += count;
+        }
+    }
+    cg_set_grad_enabled(grad_was_enabled);
+    if (status != 0) return -1;
+    totals->loss_sum += batch_loss * (double)samples;
+    totals->samples += samples;
+    return 0;
+}
+
+double cg_metric_totals_loss(const cg_metric_totals *totals) {
+    return totals->samples > 0 ? totals->loss_sum / (double)totals->samples : NAN;
+}
+
+double cg_metric_totals_value(const cg_metric_totals *totals, int kind) {
+    if (!(totals->metrics & METRICS[kind].flag) || totals->metric_counts[kind] == 0) return NAN;
+    return totals->metric_sums[kind] / (double)totals->metric_counts[kind];
+}
