@@ -25,8 +25,19 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		./$(BUILD_ASAN)/cgrad_tests
 
+# The lab: tensors and autograd by hand, the Iris networks with fit, the overfitting
+# demonstration; pictures go to $(DEMO_DIR).
+DEMO_DIR ?= $(BUILD)/demo
 demo: build
-	./$(BUILD)/low_level data/iris.csv
+	@mkdir -p $(DEMO_DIR)
+	@echo "== Low level: softmax regression and a two-layer network written with tensors and autograd"
+	@./$(BUILD)/low_level data/iris.csv | grep "test accuracy"
+	@echo "== The Iris lab: single-layer and multi-layer networks trained with fit"
+	@./$(BUILD)/iris --data data/iris.csv --output-dir $(DEMO_DIR) --quiet
+	@echo "== Overfitting"
+	@./$(BUILD)/overfitting --output-dir $(DEMO_DIR)
+	@echo "Pictures: $(DEMO_DIR)/iris-single-layer.svg, $(DEMO_DIR)/iris-multi-layer.svg,"
+	@echo "          $(DEMO_DIR)/overfitting-fits.svg, $(DEMO_DIR)/overfitting-curves.svg"
 
 install: build
 	cmake --install $(BUILD)

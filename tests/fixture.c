@@ -164,7 +164,7 @@ static bool parse_dtype(const parser *p, const char *token, cg_dtype *dtype) {
 /* The ndim, the sizes and the colon of a tensor line. */
 static bool parse_shape(parser *p, cg_shape *shape) {
     char token[TOKEN_SIZE];
-    int64_t value;
+    int64_t value = 0;
     if (!expect_token(p, token, "number of dims") ||
         !parse_integer(p, token, 0, CG_MAX_DIMS, &value))
         return false;
@@ -193,7 +193,7 @@ static bool parse_values(parser *p, cg_dtype dtype, int64_t numel, void *data) {
         if (count == numel)
             return parse_error(p, "more than the %lld values the sizes give", (long long)numel);
         bool ok;
-        int64_t integer;
+        int64_t integer = 0;
         if (dtype == CG_FLOAT64) {
             ok = parse_double(p, token, &((double *)data)[count]);
         } else if (dtype == CG_INT64) {
@@ -223,7 +223,7 @@ static bool parse_tensor(parser *p, fixture_file *file) {
         return parse_error(p, "more than %d tensors in case '%s'", FIXTURE_MAX_TENSORS,
                            fixture->name);
     fixture_tensor *entry = &fixture->tensors[fixture->tensor_count];
-    cg_dtype dtype;
+    cg_dtype dtype = CG_FLOAT64;
     cg_shape shape;
     if (!copy_name(p, entry->name, name, "tensor name") || !expect_token(p, token, "dtype") ||
         !parse_dtype(p, token, &dtype) || !parse_shape(p, &shape))
