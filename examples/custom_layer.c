@@ -25,8 +25,8 @@ static int gated_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_s
     /* Glorot-scaled weights and a zero bias: the gate starts half open. The scope frees the
      * temporaries; the layer takes its parameters out of it. */
     cg_scope_begin();
-    cg_tensor *weight = cg_mul_scalar(cg_randn(CG_SHAPE(units, units), CG_FLOAT32),
-                                      sqrt(1.0 / (double)units));
+    cg_tensor *weight =
+        cg_mul_scalar(cg_randn(CG_SHAPE(units, units), CG_FLOAT32), sqrt(1.0 / (double)units));
     cg_tensor *bias = cg_zeros(CG_SHAPE(units), CG_FLOAT32);
     const bool added = cg_layer_add_parameter(layer, "weight", weight) &&
                        cg_layer_add_parameter(layer, "bias", bias);
@@ -93,9 +93,10 @@ int main(int argc, char **argv) {
                           cg_layer_dense(3, CG_ACTIVATION_NONE));
     if (!model || cg_compile(model, cg_adam(0.01), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) != 0)
         goto done;
-    history = cg_fit(model, cg_dataset_features(train), cg_dataset_labels(train),
-                     &(cg_fit_options){.epochs = 150, .batch_size = 16, .seed = seed,
-                                       .verbose = CG_VERBOSE_SILENT});
+    history =
+        cg_fit(model, cg_dataset_features(train), cg_dataset_labels(train),
+               &(cg_fit_options){
+                   .epochs = 150, .batch_size = 16, .seed = seed, .verbose = CG_VERBOSE_SILENT});
     cg_evaluation result;
     if (!history ||
         cg_evaluate(model, cg_dataset_features(test), cg_dataset_labels(test), 0, &result) != 0)

@@ -28,7 +28,8 @@ static double train_epoch(cg_model *model, cg_optimizer *optimizer, const cg_ten
         cg_copy_to_array(cg_rand(CG_SHAPE(samples), CG_FLOAT64), draws,
                          sizeof(double) * (size_t)samples) != 0)
         shuffle_failed = true;
-    for (int64_t i = 0; !shuffle_failed && i < samples; i++) indices[i] = i;
+    for (int64_t i = 0; !shuffle_failed && i < samples; i++)
+        indices[i] = i;
     for (int64_t i = samples - 1; !shuffle_failed && i > 0; i--) {
         const int64_t j = (int64_t)(draws[i] * (double)(i + 1));
         const int64_t swap = indices[i];
@@ -41,10 +42,9 @@ static double train_epoch(cg_model *model, cg_optimizer *optimizer, const cg_ten
         cg_scope_begin();
         cg_tensor *batch = cg_from_array(indices + start, CG_SHAPE(size), CG_INT64);
         cg_tensor *logits = cg_model_forward(model, cg_index_select(x, 0, batch), true);
-        cg_tensor *loss = cg_cross_entropy(logits, cg_index_select(y, 0, batch),
-                                           CG_REDUCTION_MEAN);
-        const bool ok = loss && cg_backward(loss) == 0 &&
-                        cg_optimizer_step(optimizer, parameters, count) == 0;
+        cg_tensor *loss = cg_cross_entropy(logits, cg_index_select(y, 0, batch), CG_REDUCTION_MEAN);
+        const bool ok =
+            loss && cg_backward(loss) == 0 && cg_optimizer_step(optimizer, parameters, count) == 0;
         if (ok) total += cg_item(loss) * (double)size;
         cg_model_zero_grad(model);
         cg_scope_end();

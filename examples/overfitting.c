@@ -30,7 +30,8 @@ static void noisy_line(int64_t count, cg_tensor **x, cg_tensor **y) {
 /* The columns x, x^2, ..., x^DEGREE of an (N, 1) tensor. */
 static cg_tensor *powers(const cg_tensor *x) {
     cg_tensor *columns[DEGREE];
-    for (int k = 0; k < DEGREE; k++) columns[k] = cg_pow_scalar(x, k + 1);
+    for (int k = 0; k < DEGREE; k++)
+        columns[k] = cg_pow_scalar(x, k + 1);
     return cg_concat(columns, DEGREE, 1);
 }
 
@@ -45,8 +46,8 @@ static cg_model *fit_curve(cg_model *model, const cg_tensor *features, const cg_
     if (!model || cg_compile(model, cg_adam(learning_rate), CG_LOSS_MSE, 0) != 0) return NULL;
     cg_history *history =
         cg_fit(model, features, y,
-               &(cg_fit_options){.epochs = epochs, .batch_size = TRAIN_POINTS,
-                                 .verbose = CG_VERBOSE_SILENT});
+               &(cg_fit_options){
+                   .epochs = epochs, .batch_size = TRAIN_POINTS, .verbose = CG_VERBOSE_SILENT});
     cg_history_free(history);
     return history ? model : NULL;
 }
@@ -55,7 +56,8 @@ static cg_model *fit_curve(cg_model *model, const cg_tensor *features, const cg_
 static int predict_curve(cg_model *model, const cg_tensor *grid, bool polynomial, double *ys) {
     cg_scope_begin();
     cg_tensor *prediction = cg_predict(model, polynomial ? powers(grid) : grid, 0);
-    int status = cg_copy_to_array(cg_to_dtype(prediction, CG_FLOAT64), ys, sizeof(double) * CURVE_POINTS);
+    int status =
+        cg_copy_to_array(cg_to_dtype(prediction, CG_FLOAT64), ys, sizeof(double) * CURVE_POINTS);
     cg_scope_end();
     return status;
 }
@@ -69,10 +71,10 @@ static int part_one(const char *output_dir) {
     x = cg_reshape(cg_linspace(-1.0, 1.0, TRAIN_POINTS, CG_FLOAT32), CG_SHAPE(TRAIN_POINTS, 1));
     y = cg_add(cg_add_scalar(cg_mul_scalar(x, 2.0), 1.0),
                cg_mul_scalar(cg_randn(CG_SHAPE(TRAIN_POINTS, 1), CG_FLOAT32), NOISE));
-    cg_model *line = fit_curve(cg_sequential(cg_layer_dense(1, CG_ACTIVATION_NONE)), x, y, 2000,
-                               0.05);
-    cg_model *polynomial = fit_curve(cg_sequential(cg_layer_dense(1, CG_ACTIVATION_NONE)),
-                                     powers(x), y, 6000, 0.05);
+    cg_model *line =
+        fit_curve(cg_sequential(cg_layer_dense(1, CG_ACTIVATION_NONE)), x, y, 2000, 0.05);
+    cg_model *polynomial =
+        fit_curve(cg_sequential(cg_layer_dense(1, CG_ACTIVATION_NONE)), powers(x), y, 6000, 0.05);
     if (line && polynomial) {
         printf("line (%lld parameters): train mse %.6f, validation mse %.6f\n",
                (long long)cg_model_parameter_total(line), mse(line, x, y), mse(line, val_x, val_y));
@@ -121,9 +123,8 @@ static void noisy_classes(int64_t count, cg_tensor **x, cg_tensor **labels) {
     cg_tensor *class_of = cg_randint(0, 2, CG_SHAPE(count), CG_INT64);
     cg_tensor *centres = cg_mul_scalar(cg_to_dtype(cg_unsqueeze(class_of, 1), CG_FLOAT32), 1.5);
     *x = cg_add(cg_randn(CG_SHAPE(count, 2), CG_FLOAT32), centres);
-    cg_tensor *flip = cg_to_dtype(cg_lt(cg_rand(CG_SHAPE(count), CG_FLOAT32),
-                                        cg_scalar(0.2, CG_FLOAT32)),
-                                  CG_INT64);
+    cg_tensor *flip = cg_to_dtype(
+        cg_lt(cg_rand(CG_SHAPE(count), CG_FLOAT32), cg_scalar(0.2, CG_FLOAT32)), CG_INT64);
     /* label = class XOR flip */
     *labels = cg_sub(cg_add(class_of, flip),
                      cg_mul(cg_mul(class_of, flip), cg_full(CG_SCALAR_SHAPE, 2, CG_INT64)));
@@ -141,17 +142,22 @@ static int part_two(const char *output_dir, uint64_t seed) {
     cg_history *history = NULL;
     if (model &&
         cg_compile(model, cg_adam(0.003), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) == 0) {
-        history = cg_fit(
-            model, x, y,
-            &(cg_fit_options){
-                .epochs = 500, .batch_size = 8, .seed = seed, .validation_x = val_x,
-                .validation_y = val_y, .verbose = CG_VERBOSE_SILENT,
-                .callbacks = CG_CALLBACKS(cg_early_stopping(&(cg_early_stopping_options){
-                    .monitor = "val_loss", .patience = 30, .restore_best_weights = true}))});
+        history =
+            cg_fit(model, x, y,
+                   &(cg_fit_options){
+                       .epochs = 500,
+                       .batch_size = 8,
+                       .seed = seed,
+                       .validation_x = val_x,
+                       .validation_y = val_y,
+                       .verbose = CG_VERBOSE_SILENT,
+                       .callbacks = CG_CALLBACKS(cg_early_stopping(&(cg_early_stopping_options){
+                           .monitor = "val_loss", .patience = 30, .restore_best_weights = true}))});
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/overfitting-curves.svg", output_dir);
-    if (history && cg_history_plot_svg(history, path, "A network too large for 40 noisy samples") == 0) {
+    if (history &&
+        cg_history_plot_svg(history, path, "A network too large for 40 noisy samples") == 0) {
         const double *val_loss = cg_history_series(history, "val_loss");
         const double *loss = cg_history_series(history, "loss");
         const int best = cg_history_best_epoch(history), last = cg_history_epochs(history) - 1;

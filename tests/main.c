@@ -58,8 +58,8 @@ const char *test_source_path(const char *relative) {
     return path;
 }
 
-bool test_tensor_close(const cg_tensor *actual, const cg_tensor *expected, double atol,
-                       double rtol, const char *file, int line) {
+bool test_tensor_close(const cg_tensor *actual, const cg_tensor *expected, double atol, double rtol,
+                       const char *file, int line) {
     if (!actual || !expected) {
         test_fail(file, line, "tensor is NULL; last error: %s", cg_last_error());
         return false;
@@ -73,9 +73,10 @@ bool test_tensor_close(const cg_tensor *actual, const cg_tensor *expected, doubl
     double *a = malloc(sizeof(double) * (size_t)(n ? n : 1));
     double *e = malloc(sizeof(double) * (size_t)(n ? n : 1));
     cg_scope_begin();
-    bool ok = a && e &&
-              cg_copy_to_array(cg_to_dtype(actual, CG_FLOAT64), a, sizeof(double) * (size_t)n) == 0 &&
-              cg_copy_to_array(cg_to_dtype(expected, CG_FLOAT64), e, sizeof(double) * (size_t)n) == 0;
+    bool ok =
+        a && e &&
+        cg_copy_to_array(cg_to_dtype(actual, CG_FLOAT64), a, sizeof(double) * (size_t)n) == 0 &&
+        cg_copy_to_array(cg_to_dtype(expected, CG_FLOAT64), e, sizeof(double) * (size_t)n) == 0;
     cg_scope_end();
     for (int64_t i = 0; ok && i < n; i++) {
         const bool both_nan = isnan(a[i]) && isnan(e[i]);
@@ -106,7 +107,8 @@ int main(int argc, char **argv) {
         if (cg_scope_depth() != depth_before && !current_failed && !current_skipped)
             test_fail(tests[i].file, 0, "%s left %d scope(s) open", tests[i].name,
                       cg_scope_depth() - depth_before);
-        while (cg_scope_depth() > depth_before) cg_scope_end();
+        while (cg_scope_depth() > depth_before)
+            cg_scope_end();
         const size_t live_after = cg_memory_get_stats().live_bytes;
         if (!current_failed && !current_skipped && live_after != live_before)
             test_fail(tests[i].file, 0, "%s leaked %lld bytes of tensor memory", tests[i].name,

@@ -1,5 +1,6 @@
 /* A small test framework: TEST(name) registers a test; CHECK* macros fail it with the file and
- * line; SKIP reports it skipped with a reason. The runner prints "N passed, M failed, K skipped". */
+ * line; SKIP reports it skipped with a reason. The runner prints "N passed, M failed, K skipped".
+ */
 #ifndef CG_TEST_H
 #define CG_TEST_H
 
@@ -17,7 +18,7 @@ bool test_failed(void);
 
 #define TEST(name)                                                                                 \
     static void name(void);                                                                        \
-    __attribute__((constructor)) static void register_##name(void) {                              \
+    __attribute__((constructor)) static void register_##name(void) {                               \
         test_register(#name, __FILE__, name);                                                      \
     }                                                                                              \
     static void name(void)
@@ -25,7 +26,7 @@ bool test_failed(void);
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            test_fail(__FILE__, __LINE__, "CHECK(%s) failed; last error: %s", #cond,             \
+            test_fail(__FILE__, __LINE__, "CHECK(%s) failed; last error: %s", #cond,               \
                       cg_last_error());                                                            \
             return;                                                                                \
         }                                                                                          \
@@ -36,7 +37,7 @@ bool test_failed(void);
     do {                                                                                           \
         double a_ = (actual), e_ = (expected);                                                     \
         if (!(fabs(a_ - e_) <= (tol)) && !(isnan(a_) && isnan(e_))) {                              \
-            test_fail(__FILE__, __LINE__, "%s = %.10g, expected %.10g (tolerance %g)", #actual,  \
+            test_fail(__FILE__, __LINE__, "%s = %.10g, expected %.10g (tolerance %g)", #actual,    \
                       a_, e_, (double)(tol));                                                      \
             return;                                                                                \
         }                                                                                          \
@@ -46,8 +47,10 @@ bool test_failed(void);
 #define CHECK_ERROR(expr, text)                                                                    \
     do {                                                                                           \
         cg_clear_error();                                                                          \
-        const bool failed_ = _Generic((expr), int: test_int_failed, double: test_double_failed,    \
-                                      default: test_pointer_failed)(expr);                          \
+        const bool failed_ = _Generic((expr), int                                                  \
+                                      : test_int_failed, double                                    \
+                                      : test_double_failed, default                                \
+                                      : test_pointer_failed)(expr);                                \
         if (!test_expect_error(failed_, cg_last_error(), (text), __FILE__, __LINE__, #expr))       \
             return;                                                                                \
     } while (0)
@@ -69,8 +72,8 @@ bool test_expect_error(bool failed, const char *message, const char *text, const
 const char *test_source_path(const char *relative);
 
 /* Checks every element of actual against expected (same numel) within atol + rtol*|expected|. */
-bool test_tensor_close(const cg_tensor *actual, const cg_tensor *expected, double atol,
-                       double rtol, const char *file, int line);
+bool test_tensor_close(const cg_tensor *actual, const cg_tensor *expected, double atol, double rtol,
+                       const char *file, int line);
 #define CHECK_TENSOR_CLOSE(actual, expected, atol, rtol)                                           \
     do {                                                                                           \
         if (!test_tensor_close((actual), (expected), (atol), (rtol), __FILE__, __LINE__)) return;  \

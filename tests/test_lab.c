@@ -92,10 +92,11 @@ TEST(overfitting_demonstration_shows_both_effects) {
     int best, stopped;
     double best_loss, best_val_loss, stop_loss, stop_val_loss;
     const char *line = strstr(output, "early stopping: ");
-    CHECK(line && sscanf(line, "early stopping: best epoch %d (loss %lf, val_loss %lf), stopped "
-                               "at epoch %d (loss %lf, val_loss %lf)",
-                         &best, &best_loss, &best_val_loss, &stopped, &stop_loss,
-                         &stop_val_loss) == 6);
+    CHECK(line &&
+          sscanf(line,
+                 "early stopping: best epoch %d (loss %lf, val_loss %lf), stopped "
+                 "at epoch %d (loss %lf, val_loss %lf)",
+                 &best, &best_loss, &best_val_loss, &stopped, &stop_loss, &stop_val_loss) == 6);
     /* The validation loss turned upward while the training loss kept falling, and training
      * stopped well before its 500 epochs. */
     CHECK(stopped > best && stopped < 500);

@@ -19,18 +19,23 @@ cg_node *cg_node_attach(cg_tensor *output, const cg_op_def *op, cg_tensor *const
     if (!node) return NULL;
     node->op = op;
     node->input_count = count;
-    for (int i = 0; i < count; i++) node->inputs[i] = cg_tensor_incref(inputs[i]);
+    for (int i = 0; i < count; i++)
+        node->inputs[i] = cg_tensor_incref(inputs[i]);
     output->grad_fn = node;
     output->requires_grad = true;
     return node;
 }
 
-void cg_node_save(cg_node *node, cg_tensor *t) { node->saved[node->saved_count++] = cg_tensor_incref(t); }
+void cg_node_save(cg_node *node, cg_tensor *t) {
+    node->saved[node->saved_count++] = cg_tensor_incref(t);
+}
 
 void cg_node_free(cg_node *node) {
     if (!node) return;
-    for (int i = 0; i < node->input_count; i++) cg_tensor_decref(node->inputs[i]);
-    for (int i = 0; i < node->saved_count; i++) cg_tensor_decref(node->saved[i]);
+    for (int i = 0; i < node->input_count; i++)
+        cg_tensor_decref(node->inputs[i]);
+    for (int i = 0; i < node->saved_count; i++)
+        cg_tensor_decref(node->saved[i]);
     cg_free(node, sizeof *node);
 }
 

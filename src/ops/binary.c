@@ -43,7 +43,8 @@ static int div_backward(const cg_node *node, const cg_tensor *out, const cg_tens
 static int pow_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                         cg_tensor **grads) {
     cg_tensor *a = node->inputs[0], *b = node->inputs[1];
-    /* d/da a^b = b a^(b-1); d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0). */
+    /* d/da a^b = b a^(b-1); d/db a^b = a^b log a, taken as 0 where a <= 0 (as PyTorch does at 0).
+     */
     grads[0] = GRAD_TO(a, cg_mul(g, cg_mul(b, cg_pow(a, cg_add_scalar(b, -1.0)))));
     cg_tensor *zero = cg_zeros_like(a), *positive = cg_gt(a, zero);
     cg_tensor *log_a = cg_where(positive, cg_log(cg_where(positive, a, cg_ones_like(a))), zero);
@@ -89,8 +90,7 @@ static cg_tensor *binary(const char *name, cg_binary_op op, const cg_op_def *def
     if ((op == CG_BINARY_DIV || op == CG_BINARY_POW) && !cg_require_float(name, a)) return NULL;
     int ndim;
     int64_t shape[CG_MAX_DIMS];
-    if (!cg_broadcast_shapes(name, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape))
-        return NULL;
+    if (!cg_broadcast_shapes(name, a->ndim, a->shape, b->ndim, b->shape, &ndim, shape)) return NULL;
     cg_tensor *out = cg_new_like_shape(a, ndim, shape, a->dtype);
     cg_tensor *av = out ? cg_broadcast_view(a, ndim, shape) : NULL;
     cg_tensor *bv = av ? cg_broadcast_view(b, ndim, shape) : NULL;

@@ -66,7 +66,8 @@ cg_tensor *cg_alias(const cg_tensor *x) {
 bool cg_reduction_mask(const char *op, cg_dims dims, int ndim, bool *mask) {
     memset(mask, 0, sizeof(bool) * CG_MAX_DIMS);
     if (dims.count < 0) {
-        for (int d = 0; d < ndim; d++) mask[d] = true;
+        for (int d = 0; d < ndim; d++)
+            mask[d] = true;
         return true;
     }
     if (dims.count > CG_MAX_DIMS) {

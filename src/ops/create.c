@@ -41,8 +41,8 @@ static cg_tensor *sequence(int64_t count, double start, double step, cg_dtype dt
 
 cg_tensor *cg_arange(double start, double end, double step, cg_dtype dtype) {
     if (step == 0 || !isfinite(start) || !isfinite(end) || !isfinite(step)) {
-        cg_error_set("arange: need finite bounds and a non-zero step (got %g, %g, %g)", start,
-                     end, step);
+        cg_error_set("arange: need finite bounds and a non-zero step (got %g, %g, %g)", start, end,
+                     step);
         return NULL;
     }
     const double span = ceil((end - start) / step);
@@ -110,8 +110,7 @@ cg_tensor *cg_randn(cg_shape shape, cg_dtype dtype) {
 
 cg_tensor *cg_randint(int64_t low, int64_t high, cg_shape shape, cg_dtype dtype) {
     if (high <= low) {
-        cg_error_set("randint: the range [%lld, %lld) is empty", (long long)low,
-                     (long long)high);
+        cg_error_set("randint: the range [%lld, %lld) is empty", (long long)low, (long long)high);
         return NULL;
     }
     return random_tensor(shape, dtype, CG_RANDOM_INTEGER, (double)low, (double)high);

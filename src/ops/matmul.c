@@ -4,8 +4,8 @@
 
 static cg_tensor *batched_matmul(const cg_tensor *a, const cg_tensor *b);
 
-static int batched_matmul_backward(const cg_node *node, const cg_tensor *out,
-                                   const cg_tensor *g, cg_tensor **grads) {
+static int batched_matmul_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                                   cg_tensor **grads) {
     (void)out;
     cg_tensor *a = node->inputs[0], *b = node->inputs[1];
     if (a->requires_grad) grads[0] = batched_matmul(g, cg_transpose(b, 1, 2));
@@ -40,8 +40,7 @@ static cg_tensor *batched_matmul(const cg_tensor *a, const cg_tensor *b) {
         if (out && cg_tensor_backend(a)->matmul(ar, br, out) != 0) out = NULL;
     }
     cg_tensor *inputs[2] = {ar, br};
-    if (out && cg_needs_grad(inputs, 2) &&
-        !cg_node_attach(out, &batched_matmul_op, inputs, 2))
+    if (out && cg_needs_grad(inputs, 2) && !cg_node_attach(out, &batched_matmul_op, inputs, 2))
         out = NULL;
     out = cg_keep(out);
     cg_scope_end();
@@ -86,10 +85,11 @@ cg_tensor *cg_matmul(const cg_tensor *a, const cg_tensor *b) {
     } else if (am && bm &&
                cg_broadcast_shapes("matmul", am->ndim - 2, am->shape, bm->ndim - 2, bm->shape,
                                    &batch_ndim, batch)) {
-        cg_tensor *product = batched_matmul(as_batches(am, batch_ndim, batch),
-                                            as_batches(bm, batch_ndim, batch));
+        cg_tensor *product =
+            batched_matmul(as_batches(am, batch_ndim, batch), as_batches(bm, batch_ndim, batch));
         cg_shape shape = {.ndim = 0};
-        for (int d = 0; d < batch_ndim; d++) shape.dims[shape.ndim++] = batch[d];
+        for (int d = 0; d < batch_ndim; d++)
+            shape.dims[shape.ndim++] = batch[d];
         if (a->ndim > 1) shape.dims[shape.ndim++] = am->shape[am->ndim - 2];
         if (b->ndim > 1) shape.dims[shape.ndim++] = bm->shape[bm->ndim - 1];
         out = cg_reshape(product, shape);

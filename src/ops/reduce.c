@@ -7,7 +7,8 @@
 
 /* The shape x has after reducing the dims in mask with keepdim (size 1 there). */
 static void kept_shape(const cg_tensor *x, const bool *mask, int64_t *shape) {
-    for (int d = 0; d < x->ndim; d++) shape[d] = mask[d] ? 1 : x->shape[d];
+    for (int d = 0; d < x->ndim; d++)
+        shape[d] = mask[d] ? 1 : x->shape[d];
 }
 
 /* The shape x has after reducing the dims in mask without keepdim. */
@@ -28,7 +29,8 @@ static cg_tensor *drop_reduced_dims(cg_tensor *kept, const bool *mask) {
 static cg_tensor *expand_to_input(const cg_node *node, const cg_tensor *g) {
     const cg_tensor *x = node->inputs[0];
     bool mask[CG_MAX_DIMS];
-    for (int d = 0; d < x->ndim; d++) mask[d] = node->params.ints[d] != 0;
+    for (int d = 0; d < x->ndim; d++)
+        mask[d] = node->params.ints[d] != 0;
     cg_shape kept = {.ndim = x->ndim};
     kept_shape(x, mask, kept.dims);
     return cg_expand(cg_reshape(g, kept), cg_tensor_shape(x));
@@ -68,8 +70,7 @@ static cg_tensor *reduce(const char *name, cg_reduce_op op, const cg_op_def *def
     if (op != CG_REDUCE_SUM) {
         for (int d = 0; d < x->ndim; d++)
             if (mask[d] && x->shape[d] == 0) {
-                cg_error_set("%s: cannot reduce the empty dim %d of %s", name, d,
-                             cg_shape_text(x));
+                cg_error_set("%s: cannot reduce the empty dim %d of %s", name, d, cg_shape_text(x));
                 return NULL;
             }
     }
@@ -79,7 +80,8 @@ static cg_tensor *reduce(const char *name, cg_reduce_op op, const cg_op_def *def
     if (cg_dtype_is_float(x->dtype) && cg_needs_grad(inputs, 1)) {
         cg_node *node = cg_node_attach(out, def, inputs, 1);
         if (!node) return cg_kernel_failed(out);
-        for (int d = 0; d < x->ndim; d++) node->params.ints[d] = mask[d];
+        for (int d = 0; d < x->ndim; d++)
+            node->params.ints[d] = mask[d];
     }
     return keepdim ? out : drop_reduced_dims(out, mask);
 }
@@ -136,8 +138,8 @@ cg_tensor *cg_logsumexp(const cg_tensor *x, cg_dims dims, bool keepdim) {
     cg_scope_begin();
     /* Shift by the (constant) maximum so exp cannot overflow; an infinite maximum shifts by 0. */
     cg_tensor *peak = cg_detach(cg_max(x, dims, true));
-    cg_tensor *finite = peak ? cg_lt(cg_abs(peak), cg_full(CG_SCALAR_SHAPE, INFINITY, x->dtype))
-                             : NULL;
+    cg_tensor *finite =
+        peak ? cg_lt(cg_abs(peak), cg_full(CG_SCALAR_SHAPE, INFINITY, x->dtype)) : NULL;
     cg_tensor *shift = cg_where(finite, peak, cg_zeros_like(peak ? peak : x));
     cg_tensor *total = cg_sum(cg_exp(cg_sub(x, shift)), dims, true);
     cg_tensor *out = cg_add(cg_log(total), shift);

@@ -39,7 +39,8 @@ static cg_tensor *unary(cg_unary_op op, const cg_tensor *x, double p0, double p1
     cg_tensor *out = cg_empty_like(x);
     if (!out || cg_tensor_backend(x)->unary(op, params, x, out) != 0) return cg_kernel_failed(out);
     if (cg_needs_grad((cg_tensor *const[]){(cg_tensor *)x}, 1)) {
-        cg_node *node = cg_node_attach(out, &unary_ops[op], (cg_tensor *const[]){(cg_tensor *)x}, 1);
+        cg_node *node =
+            cg_node_attach(out, &unary_ops[op], (cg_tensor *const[]){(cg_tensor *)x}, 1);
         if (!node) return cg_kernel_failed(out);
         node->params.ints[0] = op;
         node->params.reals[0] = p0;

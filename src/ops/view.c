@@ -14,7 +14,8 @@ static int reshape_backward(const cg_node *node, const cg_tensor *out, const cg_
 static int permute_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                             cg_tensor **grads) {
     cg_dims inverse = {.count = out->ndim};
-    for (int d = 0; d < out->ndim; d++) inverse.dims[node->params.ints[d]] = d;
+    for (int d = 0; d < out->ndim; d++)
+        inverse.dims[node->params.ints[d]] = d;
     grads[0] = cg_permute(g, inverse);
     return grads[0] ? 0 : -1;
 }
@@ -167,7 +168,8 @@ cg_tensor *cg_transpose(const cg_tensor *x, int dim0, int dim1) {
     int b = a < 0 ? -1 : cg_normalize_dim("transpose", dim1, x->ndim);
     if (b < 0) return NULL;
     cg_dims order = {.count = x->ndim};
-    for (int d = 0; d < x->ndim; d++) order.dims[d] = d;
+    for (int d = 0; d < x->ndim; d++)
+        order.dims[d] = d;
     order.dims[a] = b;
     order.dims[b] = a;
     return cg_permute(x, order);
@@ -186,8 +188,8 @@ cg_tensor *cg_slice(const cg_tensor *x, int dim, int64_t start, int64_t end, int
     if (end < 0) end += size;
     if (end > size) end = size;
     if (start < 0 || start > size) {
-        cg_error_set("slice: start %lld is out of range for dim %d of size %lld",
-                     (long long)start, dim, (long long)size);
+        cg_error_set("slice: start %lld is out of range for dim %d of size %lld", (long long)start,
+                     dim, (long long)size);
         return NULL;
     }
     if (end < start) end = start;
@@ -197,8 +199,8 @@ cg_tensor *cg_slice(const cg_tensor *x, int dim, int64_t start, int64_t end, int
     shape[d] = (end - start + step - 1) / step;
     strides[d] = x->strides[d] * step;
     const int64_t params[4] = {d, start, end, step};
-    return view_of(x, x->ndim, shape, strides, x->offset + start * x->strides[d], &slice_op,
-                   params, 4);
+    return view_of(x, x->ndim, shape, strides, x->offset + start * x->strides[d], &slice_op, params,
+                   4);
 }
 
 cg_tensor *cg_narrow(const cg_tensor *x, int dim, int64_t start, int64_t length) {

@@ -10,7 +10,8 @@ int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out) {
     double *acc = cg_alloc(sizeof(double) * (size_t)(out_numel ? out_numel : 1));
     if (!acc) return -1;
     const double start = op == CG_REDUCE_SUM ? 0.0 : (op == CG_REDUCE_MAX ? -INFINITY : INFINITY);
-    for (int64_t i = 0; i < out_numel; i++) acc[i] = start;
+    for (int64_t i = 0; i < out_numel; i++)
+        acc[i] = start;
 
     int64_t acc_strides[CG_MAX_DIMS];
     cg_contiguous_strides(out->ndim, out->shape, acc_strides);
@@ -35,7 +36,8 @@ int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out) {
             }                                                                                      \
         }                                                                                          \
         T *os = cg_tensor_data(out);                                                               \
-        for (int64_t i = 0; i < out_numel; i++) os[i] = (T)acc[i];                                 \
+        for (int64_t i = 0; i < out_numel; i++)                                                    \
+            os[i] = CG_CPU_CONVERT(T, acc[i]);                                                     \
     } while (0)
     CG_CPU_ANY_DISPATCH(x->dtype, REDUCE_ROWS);
 #undef REDUCE_ROWS
@@ -51,7 +53,8 @@ static void lines_along(cg_strided_loop *loop, const cg_tensor *x, int dim, int 
     memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
     shape[dim] = 1;
     const int64_t *strides[CG_LOOP_MAX_OPERANDS];
-    for (int k = 0; k < count; k++) strides[k] = operands[k]->strides;
+    for (int k = 0; k < count; k++)
+        strides[k] = operands[k]->strides;
     cg_strided_loop_init(loop, x->ndim, shape, count, strides);
 }
 
@@ -100,11 +103,12 @@ int cg_cpu_softmax(const cg_tensor *x, int dim, bool take_log, cg_tensor *out) {
                 double max = -INFINITY, sum = 0;                                                   \
                 for (int64_t k = 0; k < length; k++)                                               \
                     if ((double)in[k * xstep] > max) max = (double)in[k * xstep];                  \
-                for (int64_t k = 0; k < length; k++) sum += exp((double)in[k * xstep] - max);      \
+                for (int64_t k = 0; k < length; k++)                                               \
+                    sum += exp((double)in[k * xstep] - max);                                       \
                 double log_sum = log(sum);                                                         \
                 for (int64_t k = 0; k < length; k++) {                                             \
                     double shifted = (double)in[k * xstep] - max;                                  \
-                    o[k * ostep] = (T)(take_log ? shifted - log_sum : exp(shifted) / sum);              \
+                    o[k * ostep] = (T)(take_log ? shifted - log_sum : exp(shifted) / sum);         \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -134,10 +138,10 @@ int cg_cpu_softmax_backward(const cg_tensor *y, const cg_tensor *grad_out, int d
                 T *dl = xs + loop.offsets[2] + i * sx;                                             \
                 double dot = 0;                                                                    \
                 for (int64_t k = 0; k < length; k++)                                               \
-                    dot += (double)gl[k * gstep] * (take_log ? 1.0 : (double)yl[k * ystep]);           \
+                    dot += (double)gl[k * gstep] * (take_log ? 1.0 : (double)yl[k * ystep]);       \
                 for (int64_t k = 0; k < length; k++) {                                             \
                     double yv = (double)yl[k * ystep], gv = (double)gl[k * gstep];                 \
-                    dl[k * xstep] = (T)(take_log ? gv - exp(yv) * dot : yv * (gv - dot));               \
+                    dl[k * xstep] = (T)(take_log ? gv - exp(yv) * dot : yv * (gv - dot));          \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \

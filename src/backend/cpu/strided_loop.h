@@ -24,8 +24,8 @@ typedef struct {
 
 /* Prepares a walk over shape (ndim dims) for operand_count operands with the given strides (in
  * elements). */
-void cg_strided_loop_init(cg_strided_loop *loop, int ndim, const int64_t *shape,
-                          int operand_count, const int64_t *const *strides);
+void cg_strided_loop_init(cg_strided_loop *loop, int ndim, const int64_t *shape, int operand_count,
+                          const int64_t *const *strides);
 
 /* Length of every row and each operand's stride along it. */
 static inline int64_t cg_strided_row_length(const cg_strided_loop *loop) {
