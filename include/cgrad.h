@@ -39,9 +39,12 @@ void cg_clear_error(void);
  * Types, shapes and devices
  * ------------------------------------------------------------------------------------------- */
 
-typedef enum { CG_FLOAT32 = 0, CG_FLOAT64, CG_INT32, CG_INT64, CG_DTYPE_COUNT } cg_dtype;
+/* CG_UINT8 holds images compactly (0..255). Integer dtypes follow C's integer arithmetic in their
+ * own type: uint8 results (sums included) wrap modulo 256, as PyTorch's uint8 does, and a value
+ * converted to an integer dtype is truncated towards zero, then wrapped to the type's range. */
+typedef enum { CG_FLOAT32 = 0, CG_FLOAT64, CG_INT32, CG_INT64, CG_UINT8, CG_DTYPE_COUNT } cg_dtype;
 
-/* "float32", "float64", "int32", "int64". */
+/* "float32", "float64", "int32", "int64", "uint8". */
 const char *cg_dtype_name(cg_dtype dtype);
 /* Bytes per element; 0 for an invalid dtype. */
 size_t cg_dtype_size(cg_dtype dtype);
@@ -150,6 +153,62 @@ cg_memory_stats cg_memory_get_stats(void);
 void cg_memory_release_cached(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * Devices: the CPU, and NVIDIA GPUs when this build has the CUDA backend (docs/gpu.md). An op
+ * runs on the device of its inputs, which must all be on one device.
+ * ------------------------------------------------------------------------------------------- */
+
+/* The CPU, and the GPU with the given index (0 is the first). */
+cg_device cg_device_cpu(void);
+cg_device cg_device_cuda(int index);
+/* Parses "cpu", "cuda" (the same as "cuda:0") or "cuda:N" into *device. 0, or -1 with an error
+ * quoting the text. Whether the device exists is checked where it is used. */
+int cg_device_parse(const char *text, cg_device *device);
+/* The number of usable GPUs: 0 when this build has no CUDA backend or the machine has no GPU or
+ * driver, and cg_last_error() then says why. */
+int cg_cuda_device_count(void);
+/* cg_cuda_device_count() > 0. */
+bool cg_cuda_is_available(void);
+
+/* New tensors on device, as cg_empty, cg_zeros and cg_full make them on the CPU. Errors: those of
+ * cg_empty, and a device that is not available ("cuda:0 is not available: <reason>"). */
+cg_tensor *cg_empty_on(cg_shape shape, cg_dtype dtype, cg_device device);
+cg_tensor *cg_zeros_on(cg_shape shape, cg_dtype dtype, cg_device device);
+cg_tensor *cg_full_on(cg_shape shape, double value, cg_dtype dtype, cg_device device);
+/* A contiguous copy of x on device, or x itself (a new reference) when it is there already. The
+ * copy is differentiable: backward copies the gradient back to x's device. Errors: a device that
+ * is not available. */
+cg_tensor *cg_to_device(const cg_tensor *x, cg_device device);
+
+/* Whether float32 matrix products (matmul, conv2d) on a GPU may use TF32 tensor cores, which
+ * round the operands to 10 bits of mantissa, for the calling thread. Off by default: full
+ * float32. Returns the previous setting. */
+bool cg_set_tf32_enabled(bool enabled);
+bool cg_is_tf32_enabled(void);
+
+/* The caching allocator of GPU index (live, peak and cached bytes; system_allocs and
+ * system_frees count cudaMalloc and cudaFree). 0, or -1 with an error when the GPU is not
+ * available. */
+int cg_cuda_memory_stats(int index, cg_memory_stats *stats);
+/* Sets the peak of GPU index to its live bytes, so that the next peak measures what follows. */
+int cg_cuda_memory_reset_peak(int index);
+/* Returns the cached (unused) blocks of GPU index to the driver. */
+int cg_cuda_memory_release_cached(int index);
+
+/* ---------------------------------------------------------------------------------------------
+ * Threads (the CPU kernels' worker pool, shared by every thread of the process)
+ * ------------------------------------------------------------------------------------------- */
+
+/* The number of threads a large CPU operation may use, the calling thread included; 1 runs
+ * everything on the calling thread. The default is the number of online CPUs, or the value of the
+ * environment variable CGRAD_NUM_THREADS (read once, at the first use; ignored unless a whole
+ * number from 1 to 1024). When cgrad uses OpenBLAS, both set its thread count too. Small
+ * operations stay on one thread whatever the setting; a user thread that calls into cgrad while
+ * another one's operation holds the pool runs on its own thread. -1 with an error when count is
+ * outside 1..1024. */
+int cg_set_num_threads(int count);
+int cg_get_num_threads(void);
+
+/* ---------------------------------------------------------------------------------------------
  * Inspection and element access
  * ------------------------------------------------------------------------------------------- */
 
@@ -165,6 +224,8 @@ bool cg_is_contiguous(const cg_tensor *t);
 /* "2x3" style text of a shape, into buf (at most size bytes); returns buf. */
 char *cg_shape_format(cg_shape shape, char *buf, size_t size);
 
+/* These read and write tensors on any device; a GPU tensor's values travel through host memory,
+ * after the kernels queued before the call have finished. */
 /* The value of a one-element tensor as a double (NaN with an error otherwise). */
 double cg_item(const cg_tensor *t);
 /* The element at index (one entry per dimension); NaN with an error when out of range. */
@@ -198,6 +259,17 @@ cg_tensor *cg_detach(const cg_tensor *t);
 /* Turns graph recording on or off for this thread; returns the previous setting. */
 bool cg_set_grad_enabled(bool enabled);
 bool cg_is_grad_enabled(void);
+/* Turns anomaly detection on or off for this thread (off by default); returns the previous
+ * setting. While it is on, every op that records a graph checks its output, and backward checks
+ * every gradient it computes, for NaN and infinity: the first one found fails that op (NULL) or
+ * the backward call (-1) with an error naming the op, the pass and the input shapes, e.g.
+ * "anomaly: log produced NaN in the forward pass; inputs: [3x4]" or "anomaly: the gradient of
+ * input 1 is NaN in the backward pass of div; inputs: [3], [3]". Ops that record nothing (no
+ * input requires grad, or grad mode off) are not checked; a NaN they make is reported by the
+ * first recorded op it reaches, as an input that "already held NaN". Each check reads the whole
+ * tensor, so this is for hunting down where NaNs come from, not for every run. */
+bool cg_set_anomaly_detection(bool enabled);
+bool cg_is_anomaly_detection_enabled(void);
 
 /* Checks the gradients of fn at inputs against central finite differences (float64 inputs).
  * fn returns a tensor of any shape; its elements are summed with random weights to make a scalar.

@@ -60,6 +60,7 @@ static bool tensor_equals(const cg_tensor *t, cg_shape shape, cg_dtype dtype, co
 
 TEST(constant_tensors_in_every_dtype) {
     for (int dtype = 0; dtype < CG_DTYPE_COUNT; dtype++) {
+        if (dtype == CG_UINT8) continue; /* negative values: see test_uint8.c */
         cg_scope_begin();
         CHECK_TENSOR_EQUALS(cg_zeros(CG_SHAPE(2, 3), dtype), CG_SHAPE(2, 3), dtype, 0, 0, 0, 0, 0,
                             0);
@@ -175,6 +176,7 @@ TEST(contiguous_copies_are_independent) {
 
 TEST(element_access_in_every_dtype) {
     for (int dtype = 0; dtype < CG_DTYPE_COUNT; dtype++) {
+        if (dtype == CG_UINT8) continue; /* negative values: see test_uint8.c */
         cg_scope_begin();
         cg_tensor *t = cg_zeros(CG_SHAPE(2, 3), dtype);
         CHECK(cg_set(t, (const int64_t[]){1, 2}, -3) == 0);
@@ -481,6 +483,7 @@ TEST(comparisons_give_ones_and_zeros_in_the_operand_dtype) {
 
 TEST(where_picks_elementwise_and_broadcasts) {
     for (int dtype = 0; dtype < CG_DTYPE_COUNT; dtype++) {
+        if (dtype == CG_UINT8) continue; /* negative values: see test_uint8.c */
         cg_scope_begin();
         cg_tensor *cond = cg_from_array((const int32_t[]){1, 0, 0, 1}, CG_SHAPE(2, 2), CG_INT32);
         cg_tensor *a = cg_reshape(cg_arange(1, 5, 1, dtype), CG_SHAPE(2, 2));

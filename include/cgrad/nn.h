@@ -75,6 +75,31 @@ cg_layer *cg_layer_flatten(void);
  * statistics are used in evaluation mode. Defaults: momentum 0.1, epsilon 1e-5. */
 cg_layer *cg_layer_batch_norm(void);
 
+/* Options of cg_layer_conv2d; zero fields (or NULL) mean stride 1, "valid" padding (none), no
+ * activation and a bias. padding_same pads so that the output has ceil(size / stride) rows and
+ * columns, as Keras' padding="same". */
+typedef struct {
+    int stride;
+    bool padding_same;
+    cg_activation activation;
+    bool no_bias;
+} cg_conv2d_layer_options;
+
+/* A 2-D convolution layer with filters kernel_size x kernel_size kernels over samples (C, H, W),
+ * giving (filters, OH, OW): parameters "weight" (filters, C, K, K) and "bias" (filters),
+ * initialised like a dense layer's with fan-in C K K. Errors: filters or kernel_size not
+ * positive, a negative stride, an unknown activation; when built, samples that are not (C, H, W)
+ * and, with valid padding, a kernel larger than the input. */
+cg_layer *cg_layer_conv2d(int64_t filters, int kernel_size, const cg_conv2d_layer_options *options);
+/* The largest value (the mean) of each size x size window of samples (C, H, W), the windows side
+ * by side: (C, H / size, W / size), a partial window at the edge dropped. Errors: size not
+ * positive; when built, samples that are not (C, H, W) or smaller than a window. */
+cg_layer *cg_layer_max_pool2d(int size);
+cg_layer *cg_layer_avg_pool2d(int size);
+/* The mean of each channel of samples (C, H, W): (C), e.g. before the output layer of a
+ * convolutional network. Errors when built: samples that are not (C, H, W). */
+cg_layer *cg_layer_global_avg_pool2d(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Custom layers: a forward written with low-level ops; backward comes from autograd.
  * ------------------------------------------------------------------------------------------- */
@@ -152,6 +177,14 @@ void cg_model_zero_grad(cg_model *model);
  * float64, e.g. float64 for gradient checks), dropping their gradients. Call it before training:
  * an optimizer's state refers to the old tensors. 0 or -1 with an error. */
 int cg_model_to_dtype(cg_model *model, cg_dtype dtype);
+/* Moves the model to device: the parameters and buffers of its built layers (in place, so that
+ * pointers to them stay valid; their gradients are dropped), the compiled optimizer's state, and
+ * the layers built later. fit, evaluate and predict then run there, moving each batch to the
+ * device (predict's outputs stay there). 0, or -1 with an error for a device that is not
+ * available; a failed move may leave the model partly moved, to be moved again. */
+int cg_model_to_device(cg_model *model, cg_device device);
+/* The device the model's tensors live on (the CPU until moved). */
+cg_device cg_model_device(const cg_model *model);
 /* Free-form text metadata saved with the model (preprocessing statistics, class names...). */
 int cg_model_set_metadata(cg_model *model, const char *key, const char *value);
 const char *cg_model_metadata(const cg_model *model, const char *key);
@@ -321,6 +354,19 @@ int cg_evaluate(cg_model *model, const cg_tensor *x, const cg_tensor *y, int bat
 /* The model's outputs for x in evaluation mode, batched, without a graph (a new tensor). */
 cg_tensor *cg_predict(cg_model *model, const cg_tensor *x, int batch_size);
 
+/* cg_fit on data sets (borrowed): batches of train, shuffled per (seed, epoch) exactly as cg_fit
+ * shuffles, are assembled by a cg_loader on a background thread while the model trains, image
+ * bytes becoming float32 (times the feature scale) batch by batch. validation, when not NULL, is
+ * evaluated after each epoch; the validation fields of options must stay unset. Both data sets
+ * need labels. Returns the history (the caller frees it) or NULL with an error. */
+cg_history *cg_fit_dataset(cg_model *model, const cg_dataset *train, const cg_dataset *validation,
+                           const cg_fit_options *options);
+/* cg_evaluate over a data set with labels (batch_size 0: 256). 0, or -1 with an error. */
+int cg_evaluate_dataset(cg_model *model, const cg_dataset *dataset, int batch_size,
+                        cg_evaluation *result);
+/* cg_predict over a data set's features, in its sample order (a new tensor). */
+cg_tensor *cg_predict_dataset(cg_model *model, const cg_dataset *dataset, int batch_size);
+
 /* ---------------------------------------------------------------------------------------------
  * History and charts
  * ------------------------------------------------------------------------------------------- */
@@ -398,10 +444,14 @@ cg_callback *cg_reduce_lr_on_plateau(const char *monitor, double factor, int pat
                                      double min_lr);
 /* Sets the learning rate at the start of each epoch from a schedule. */
 cg_callback *cg_lr_scheduler(cg_lr_schedule schedule);
-/* Stops training, naming the epoch and batch, when the loss becomes NaN or infinite. */
+/* Stops training, naming the epoch and batch, when the loss becomes NaN or infinite; the reason
+ * suggests anomaly detection (cg_set_anomaly_detection), which names the op that made it. */
 cg_callback *cg_terminate_on_nan(void);
 /* Appends one row per epoch (epoch and every series) to a CSV file. */
 cg_callback *cg_csv_logger(const char *path);
+/* Reads a log written by cg_csv_logger back into a history (the caller frees it), e.g. to draw it
+ * with cg_history_plot_svg. NULL with an error naming the file and line for anything else. */
+cg_history *cg_history_read_csv(const char *path);
 /* The progress display fit adds by itself according to verbose. */
 cg_callback *cg_progress_bar(FILE *out, cg_verbosity verbose);
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "autograd/anomaly.h"
 #include "autograd/node.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -130,6 +131,7 @@ static bool propagate(cg_tensor *t) {
                          node->op->name, cg_shape_text(grads[i]), cg_shape_text(input));
             return false;
         }
+        if (!cg_anomaly_check_gradient(grads[i], node, i)) return false;
         if (!accumulate(&input->pending_grad, grads[i])) return false;
     }
     return true;

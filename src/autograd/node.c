@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "autograd/anomaly.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "ops/ops.h"
@@ -15,6 +16,8 @@ bool cg_needs_grad(cg_tensor *const *inputs, int count) {
 
 cg_node *cg_node_attach(cg_tensor *output, const cg_op_def *op, cg_tensor *const *inputs,
                         int count) {
+    /* Every op that records a graph passes here with its finished output. */
+    if (!cg_anomaly_check_output(output, op, inputs, count)) return NULL;
     cg_node *node = cg_alloc_zeroed(sizeof *node);
     if (!node) return NULL;
     node->op = op;

@@ -42,7 +42,8 @@ bool cg_needs_grad(cg_tensor *const *inputs, int count);
 
 /* Records that output was made by op from inputs (retained) and marks it as requiring grad.
  * Returns the node so the op can fill params and saved tensors, or NULL with an error (the op
- * then releases output and returns NULL). Call only when cg_needs_grad() is true. */
+ * then releases output and returns NULL): out of memory, or, with anomaly detection on, a NaN or
+ * an infinity in output. Call only when cg_needs_grad() is true, after computing output. */
 cg_node *cg_node_attach(cg_tensor *output, const cg_op_def *op, cg_tensor *const *inputs,
                         int count);
 /* Saves a tensor (retained) for backward. */

@@ -103,6 +103,17 @@ struct cg_backend {
     void *(*alloc)(size_t nbytes);
     void (*free)(void *data, size_t nbytes);
 
+    /* Moves nbytes of dense data between host memory and this device's memory; NULL on the CPU
+     * backend, whose memory is the host's. copy_from_host returns once src may be reused, and
+     * kernels queued after it see the data. copy_to_host returns once dst holds the data, and
+     * reports the failure of any kernel queued before it. */
+    int (*copy_from_host)(void *dst, const void *src, size_t nbytes);
+    int (*copy_to_host)(void *dst, const void *src, size_t nbytes);
+    /* Like copy_from_host, but the copy may overlap the kernels queued so far: kernels see the
+     * data once await_prefetches has been called after it. dst must stay allocated until then. */
+    int (*prefetch_from_host)(void *dst, const void *src, size_t nbytes);
+    int (*await_prefetches)(void);
+
     /* dst = src elementwise; same shape, any strides (dst may be a view), converting dtype. */
     int (*copy)(cg_tensor *dst, const cg_tensor *src);
     /* Every element of dst (any strides) = value. */
@@ -170,8 +181,15 @@ struct cg_backend {
                       cg_tensor *indices);
 };
 
-/* The backend that runs kernels for device; NULL with an error when it is not built in. */
+/* The backend that runs kernels for device; NULL with an error when it is not built in or the
+ * device is not available. For a GPU it also makes the device current on the calling thread, so
+ * that the table's alloc and free act on it. */
 const cg_backend *cg_backend_get(cg_device device);
+
+/* The layout of the matrices (last two dims) of a 3-D matmul operand: row-major (*transposed
+ * false) when the column stride is 1, column-major when the row stride is 1, with *leading the
+ * stride between rows (columns) as BLAS takes it. False with an error for any other layout. */
+bool cg_backend_matrix_layout(const cg_tensor *t, bool *transposed, int64_t *leading);
 
 extern const cg_backend cg_cpu_backend;
 

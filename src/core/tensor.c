@@ -9,8 +9,9 @@
 #include "core/error.h"
 #include "core/scope.h"
 
-static const char *const dtype_names[CG_DTYPE_COUNT] = {"float32", "float64", "int32", "int64"};
-static const size_t dtype_sizes[CG_DTYPE_COUNT] = {4, 8, 4, 8};
+static const char *const dtype_names[CG_DTYPE_COUNT] = {"float32", "float64", "int32", "int64",
+                                                        "uint8"};
+static const size_t dtype_sizes[CG_DTYPE_COUNT] = {4, 8, 4, 8, 1};
 
 const char *cg_dtype_name(cg_dtype dtype) {
     return (unsigned)dtype < CG_DTYPE_COUNT ? dtype_names[dtype] : "invalid";

@@ -65,7 +65,7 @@ cg_dataset *cg_dataset_new(cg_tensor *features, cg_tensor *labels, char **featur
     }
     cg_tensor_unscope(features);
     if (labels) cg_tensor_unscope(labels);
-    *dataset = (cg_dataset){features, labels, feature_names, class_names, class_count};
+    *dataset = (cg_dataset){features, 1.0, labels, feature_names, class_names, class_count};
     return dataset;
 }
 
@@ -83,6 +83,18 @@ cg_tensor *cg_dataset_features(const cg_dataset *dataset) {
 }
 
 cg_tensor *cg_dataset_labels(const cg_dataset *dataset) { return dataset ? dataset->labels : NULL; }
+
+double cg_dataset_feature_scale(const cg_dataset *dataset) {
+    return dataset ? dataset->feature_scale : 0.0;
+}
+
+cg_shape cg_dataset_sample_shape(const cg_dataset *dataset) {
+    cg_shape shape = {.ndim = 0};
+    if (!dataset) return shape;
+    shape.ndim = dataset->features->ndim - 1;
+    memcpy(shape.dims, dataset->features->shape + 1, sizeof(int64_t) * (size_t)shape.ndim);
+    return shape;
+}
 
 int64_t cg_dataset_size(const cg_dataset *dataset) {
     return dataset ? dataset->features->shape[0] : 0;
@@ -151,7 +163,10 @@ static cg_dataset *take_samples(const cg_dataset *dataset, const int64_t *rows, 
         cg_string_array_free(feature_names, sample_numel(dataset->features));
         return NULL;
     }
-    return cg_dataset_new(features, labels, feature_names, dataset->class_count, class_names);
+    cg_dataset *part =
+        cg_dataset_new(features, labels, feature_names, dataset->class_count, class_names);
+    if (part) part->feature_scale = dataset->feature_scale;
+    return part;
 }
 
 /* A seeded Fisher-Yates permutation of 0..n-1; it uses its own stream so that splitting leaves
@@ -269,12 +284,24 @@ struct cg_standardizer {
     double *std;
 };
 
+/* The standardizer works on float32 features in place; image bytes would need a float copy of
+ * the whole set, which is what keeping them uint8 avoids. */
+static bool require_float_features(const cg_dataset *dataset) {
+    if (dataset->features->dtype == CG_FLOAT32) return true;
+    cg_error_set("standardizer: the features are %s (an image data set, scaled by %g when batches "
+                 "are made); standardise float32 features, or train on the scaled images as they "
+                 "are",
+                 cg_dtype_name(dataset->features->dtype), dataset->feature_scale);
+    return false;
+}
+
 cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
     const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
     if (n == 0) {
         cg_error_set("standardizer: cannot fit an empty or NULL data set");
         return NULL;
     }
+    if (!require_float_features(dataset)) return NULL;
     cg_standardizer *s = malloc(sizeof *s);
     double *mean = calloc((size_t)f, sizeof *mean), *std = calloc((size_t)f, sizeof *std);
     if (!s || !mean || !std) {
@@ -302,12 +329,38 @@ cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
     return s;
 }
 
+cg_standardizer *cg_standardizer_new(int64_t feature_count, const double *mean, const double *std) {
+    bool valid = feature_count > 0 && mean && std;
+    for (int64_t j = 0; valid && j < feature_count; j++)
+        valid = isfinite(mean[j]) && isfinite(std[j]) && std[j] > 0.0;
+    if (!valid) {
+        cg_error_set("standardizer: needs at least one feature, finite means and positive finite "
+                     "standard deviations");
+        return NULL;
+    }
+    cg_standardizer *s = malloc(sizeof *s);
+    double *mean_copy = malloc(sizeof *mean_copy * (size_t)feature_count);
+    double *std_copy = malloc(sizeof *std_copy * (size_t)feature_count);
+    if (!s || !mean_copy || !std_copy) {
+        cg_error_set("standardizer: out of memory for %lld features", (long long)feature_count);
+        free(s);
+        free(mean_copy);
+        free(std_copy);
+        return NULL;
+    }
+    memcpy(mean_copy, mean, sizeof *mean_copy * (size_t)feature_count);
+    memcpy(std_copy, std, sizeof *std_copy * (size_t)feature_count);
+    *s = (cg_standardizer){feature_count, mean_copy, std_copy};
+    return s;
+}
+
 int cg_standardizer_apply(const cg_standardizer *standardizer, cg_dataset *dataset) {
     if (!standardizer || !dataset) {
         cg_error_set("standardizer: apply needs a standardizer and a data set");
         return -1;
     }
     const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
+    if (!require_float_features(dataset)) return -1;
     if (f != standardizer->feature_count) {
         cg_error_set("standardizer: fitted on %lld features, the data set has %lld",
                      (long long)standardizer->feature_count, (long long)f);

@@ -5,7 +5,11 @@
 #include "cgrad.h"
 
 struct cg_dataset {
-    cg_tensor *features;  /* N x F float32, contiguous, on the CPU, owned (no scope holds it) */
+    /* (N, sample shape...) float32, or uint8 for images; contiguous, on the CPU, owned (no scope
+     * holds it). Batches carry feature_scale * features as float32, so that images stay bytes in
+     * memory (1 for float32 features). */
+    cg_tensor *features;
+    double feature_scale;
     cg_tensor *labels;    /* N int64 classes or N float32 values, owned like features; or NULL */
     char **feature_names; /* F names, or NULL when the source has none */
     char **class_names;   /* class_count names; NULL when class_count is 0 */
@@ -13,8 +17,8 @@ struct cg_dataset {
 };
 
 /* A data set taking ownership of every argument: the tensors (taken out of any scope) and the
- * malloc'd name arrays with their malloc'd strings. features must not be NULL. On failure it frees
- * them all and returns NULL with an error. */
+ * malloc'd name arrays with their malloc'd strings; its feature_scale is 1. features must not be
+ * NULL. On failure it frees them all and returns NULL with an error. */
 cg_dataset *cg_dataset_new(cg_tensor *features, cg_tensor *labels, char **feature_names,
                            int64_t class_count, char **class_names);
 

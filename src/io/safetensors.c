@@ -25,8 +25,12 @@
 
 enum { LENGTH_FIELD_BYTES = 8 };
 
-static const char *const dtype_codes[CG_DTYPE_COUNT] = {
-    [CG_FLOAT32] = "F32", [CG_FLOAT64] = "F64", [CG_INT32] = "I32", [CG_INT64] = "I64"};
+/* Every dtype needs its code: the reader compares each against the file's. */
+static const char *const dtype_codes[CG_DTYPE_COUNT] = {[CG_FLOAT32] = "F32",
+                                                        [CG_FLOAT64] = "F64",
+                                                        [CG_INT32] = "I32",
+                                                        [CG_INT64] = "I64",
+                                                        [CG_UINT8] = "U8"};
 
 /* Sets "safetensors: 'path': message". The message is formatted first, so an argument may be
  * cg_last_error() itself. */
@@ -85,10 +89,6 @@ static int check_inputs(const char *path, const cg_safetensors_entry *tensors, s
         }
         if (strcmp(name, "__metadata__") == 0) {
             file_error(path, "'__metadata__' is reserved and cannot name a tensor");
-            return -1;
-        }
-        if (cg_tensor_device(tensors[i].tensor).type != CG_DEVICE_CPU) {
-            file_error(path, "tensor '%s' is not on the CPU", name);
             return -1;
         }
     }
@@ -176,10 +176,14 @@ static bool write_contents(FILE *stream, const char *path, const cg_json_writer 
     bool ok = fwrite(length_field, 1, sizeof length_field, stream) == sizeof length_field &&
               fwrite(header->text, 1, header->length, stream) == header->length;
     if (!ok) file_error(path, "cannot write the header: %s", strerror(errno));
-    /* A non-contiguous tensor is copied first; the copy is no part of any graph. */
+    /* A non-contiguous tensor, or one on a GPU, is copied to dense host memory first; the copy is
+     * no part of any graph. */
     const bool grad_enabled = cg_set_grad_enabled(false);
     for (size_t i = 0; ok && i < tensor_count; i++) {
-        cg_tensor *dense = cg_contiguous(tensors[i].tensor);
+        const cg_tensor *t = tensors[i].tensor;
+        cg_tensor *dense = cg_tensor_device(t).type == CG_DEVICE_CPU
+                               ? cg_contiguous(t)
+                               : cg_to_device(t, cg_device_cpu());
         if (!dense) {
             file_error(path, "tensor '%s': %s", tensors[i].name, cg_last_error());
             ok = false;
@@ -285,7 +289,7 @@ static int parse_dtype(const char *path, const char *name, const cg_json_value *
             return 0;
         }
     }
-    file_error(path, "tensor '%s': dtype '%s' is not supported (F32, F64, I32 or I64)", name,
+    file_error(path, "tensor '%s': dtype '%s' is not supported (F32, F64, I32, I64 or U8)", name,
                value->as.string.text);
     return -1;
 }

@@ -1,6 +1,6 @@
 /* Reading and writing safetensors files: an 8-byte little-endian header length, a JSON header
  * naming each tensor's dtype, shape and byte range, then the raw little-endian data. Tensors
- * of dtype F32, F64, I32 and I64 map to cgrad's four dtypes; string metadata sits under the
+ * of dtype F32, F64, I32, I64 and U8 map to cgrad's five dtypes; string metadata sits under the
  * header's "__metadata__" key. Errors name the file, and the tensor or field at fault. */
 #ifndef CG_IO_SAFETENSORS_H
 #define CG_IO_SAFETENSORS_H

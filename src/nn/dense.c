@@ -1,6 +1,5 @@
 /* The fully connected layer: y = activation(x @ weight^T + bias), weight stored (out, in) like
  * PyTorch's Linear so that state dicts carry the same names and layouts. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,30 +11,6 @@ typedef struct {
     cg_dense_options options;
 } dense_state;
 
-/* He initialisation keeps the variance of relu-like activations; Glorot suits the rest. */
-static cg_initializer resolved_initializer(const cg_dense_options *options) {
-    if (options->initializer != CG_INIT_AUTO) return options->initializer;
-    switch (options->activation) {
-    case CG_ACTIVATION_RELU:
-    case CG_ACTIVATION_LEAKY_RELU:
-    case CG_ACTIVATION_GELU: return CG_INIT_HE_NORMAL;
-    default: return CG_INIT_GLOROT_UNIFORM;
-    }
-}
-
-static cg_tensor *initial_weight(cg_initializer initializer, int64_t in, int64_t out) {
-    const cg_shape shape = CG_SHAPE(out, in);
-    switch (initializer) {
-    case CG_INIT_HE_NORMAL:
-        return cg_mul_scalar(cg_randn(shape, CG_FLOAT32), sqrt(2.0 / (double)in));
-    case CG_INIT_ZEROS: return cg_zeros(shape, CG_FLOAT32);
-    default: {
-        const double limit = sqrt(6.0 / (double)(in + out));
-        return cg_add_scalar(cg_mul_scalar(cg_rand(shape, CG_FLOAT32), 2 * limit), -limit);
-    }
-    }
-}
-
 static int dense_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_shape) {
     const dense_state *state = layer->state;
     if (input_shape.ndim != 1) {
@@ -46,8 +21,11 @@ static int dense_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_s
     }
     const int64_t in = input_shape.dims[0];
     cg_scope_begin();
+    const cg_initializer initializer =
+        cg_initializer_resolve(state->options.initializer, state->options.activation);
     bool ok = cg_layer_add_parameter(
-        layer, "weight", initial_weight(resolved_initializer(&state->options), in, state->units));
+        layer, "weight",
+        cg_initial_weight(initializer, CG_SHAPE(state->units, in), in, state->units));
     if (ok && !state->options.no_bias)
         ok = cg_layer_add_parameter(layer, "bias", cg_zeros(CG_SHAPE(state->units), CG_FLOAT32));
     cg_scope_end();

@@ -1,13 +1,16 @@
-/* cg_fit, cg_evaluate and cg_predict. fit trains on shuffled mini-batches, each step inside its
- * own scope so that its temporaries and graph go at once; evaluate and predict run batches in
- * evaluation mode without a graph. */
+/* cg_fit, cg_evaluate and cg_predict, on tensors in memory or on data sets. Batches come from a
+ * batch source (nn/batch_source.h), so one training loop and one evaluation loop serve both: fit
+ * trains on shuffled mini-batches, each step inside its own scope so that its temporaries and
+ * graph go at once; evaluate and predict run batches in evaluation mode without a graph. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "nn/batch_source.h"
 #include "nn/callbacks.h"
+#include "nn/device_batches.h"
 #include "nn/history.h"
 #include "nn/metrics.h"
 
@@ -20,14 +23,6 @@ static const uint64_t DEFAULT_SEED = 0x5EEDF17ull;
 static const uint64_t DROPOUT_STREAM = 0xD50F0D5EEDull;
 
 /* ----- checks shared by fit, evaluate and predict ----- */
-
-static cg_shape sample_shape(const cg_tensor *x) {
-    const cg_shape shape = cg_tensor_shape(x);
-    cg_shape sample = {.ndim = shape.ndim - 1};
-    for (int k = 1; k < shape.ndim; k++)
-        sample.dims[k - 1] = shape.dims[k];
-    return sample;
-}
 
 static bool same_shape(cg_shape a, cg_shape b) {
     if (a.ndim != b.ndim) return false;
@@ -52,13 +47,13 @@ static int check_samples(const char *op, const char *x_name, const cg_tensor *x,
     return 0;
 }
 
-/* Builds an unbuilt model for x's samples, or checks that they fit the built one. */
-static int prepare_model(const char *op, cg_model *model, const cg_tensor *x) {
-    const cg_shape samples = sample_shape(x);
+/* Builds an unbuilt model for samples of the given shape (those of data_name), or checks that
+ * they fit the built one. */
+static int prepare_model(const char *op, cg_model *model, const char *data_name, cg_shape samples) {
     if (!cg_model_is_built(model)) return cg_model_build(model, samples);
     if (same_shape(samples, cg_model_input_shape(model))) return 0;
     char given[64], expected[64];
-    cg_error_set("%s: x has samples of shape %s but the model takes %s", op,
+    cg_error_set("%s: %s has samples of shape %s but the model takes %s", op, data_name,
                  cg_shape_format(samples, given, sizeof given),
                  cg_shape_format(cg_model_input_shape(model), expected, sizeof expected));
     return -1;
@@ -76,23 +71,50 @@ static int check_compiled(const char *op, const cg_model *model) {
     return 0;
 }
 
+/* The data set must hold samples, and labels when needs_labels. */
+static int check_dataset(const char *op, const char *name, const cg_dataset *dataset,
+                         bool needs_labels) {
+    if (!dataset || cg_dataset_size(dataset) < 1) {
+        cg_error_set("%s: the %s data set is NULL or empty", op, name);
+        return -1;
+    }
+    if (needs_labels && !cg_dataset_labels(dataset)) {
+        cg_error_set("%s: the %s data set has no labels", op, name);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_batch_size(const char *op, int batch_size) {
+    if (batch_size >= 0) return 0;
+    cg_error_set("%s: batch_size must be >= 0, got %d", op, batch_size);
+    return -1;
+}
+
+/* source (NULL when it failed) with its batches, which live on data_device, moved to the
+ * model's device. */
+static cg_batch_source *on_model_device(const cg_model *model, cg_batch_source *source,
+                                        cg_device data_device) {
+    return cg_batches_on_device(source, data_device, cg_model_device(model));
+}
+
 /* ----- batched passes in evaluation mode ----- */
 
 typedef int (*batch_visit)(const cg_tensor *output, const cg_tensor *target, void *userdata);
 
-/* Runs the model on x in batches in evaluation mode without a graph, and calls visit with each
- * batch's outputs (and y's matching rows when y is given) inside the batch's scope. */
-static int for_each_evaluation_batch(cg_model *model, const cg_tensor *x, const cg_tensor *y,
-                                     int batch_size, batch_visit visit, void *userdata) {
+/* Runs the model over the source's batches in evaluation mode without a graph, and calls visit
+ * with each batch's outputs and targets (NULL when the source has none) inside the batch's
+ * scope. */
+static int for_each_evaluation_batch(cg_model *model, cg_batch_source *source, batch_visit visit,
+                                     void *userdata) {
     const bool grad_was_enabled = cg_set_grad_enabled(false);
-    const int64_t samples = cg_dim(x, 0);
-    int status = 0;
-    for (int64_t start = 0; status == 0 && start < samples; start += batch_size) {
-        const int64_t count = samples - start < batch_size ? samples - start : batch_size;
+    int status = cg_batch_source_start_epoch(source, 0) == 0 ? 1 : -1;
+    while (status == 1) {
         cg_scope_begin();
-        const cg_tensor *output = cg_model_forward(model, cg_narrow(x, 0, start, count), false);
-        const cg_tensor *target = y ? cg_narrow(y, 0, start, count) : NULL;
-        status = output && (!y || target) ? visit(output, target, userdata) : -1;
+        cg_tensor *x, *target;
+        status = cg_batch_source_next(source, &x, &target);
+        const cg_tensor *output = status == 1 ? cg_model_forward(model, x, false) : NULL;
+        if (status == 1 && (!output || visit(output, target, userdata) != 0)) status = -1;
         cg_scope_end();
     }
     cg_set_grad_enabled(grad_was_enabled);
@@ -110,32 +132,19 @@ static int add_evaluation_batch(const cg_tensor *output, const cg_tensor *target
     return loss ? cg_metric_totals_add(&pass->totals, output, target, cg_item(loss)) : -1;
 }
 
-static int evaluation_totals(const char *op, cg_model *model, const cg_tensor *x,
-                             const cg_tensor *y, int batch_size, cg_metric_totals *totals) {
-    if (check_compiled(op, model) != 0 || check_samples(op, "x", x, "y", y) != 0 ||
-        prepare_model(op, model, x) != 0)
-        return -1;
-    if (batch_size < 0) {
-        cg_error_set("%s: batch_size must be >= 0, got %d", op, batch_size);
-        return -1;
-    }
+static int evaluation_totals(cg_model *model, cg_batch_source *source, cg_metric_totals *totals) {
     evaluation_pass pass = {cg_model_loss(model), cg_metric_totals_start(cg_model_metrics(model))};
-    if (for_each_evaluation_batch(model, x, y,
-                                  batch_size ? batch_size : DEFAULT_EVALUATION_BATCH_SIZE,
-                                  add_evaluation_batch, &pass) != 0)
-        return -1;
+    if (for_each_evaluation_batch(model, source, add_evaluation_batch, &pass) != 0) return -1;
     *totals = pass.totals;
     return 0;
 }
 
-int cg_evaluate(cg_model *model, const cg_tensor *x, const cg_tensor *y, int batch_size,
-                cg_evaluation *result) {
+/* Evaluates over source and frees it (a NULL source has failed and set the error). */
+static int evaluate_batches(cg_model *model, cg_batch_source *source, cg_evaluation *result) {
     cg_metric_totals totals;
-    if (!result) {
-        cg_error_set("cg_evaluate: result is NULL");
-        return -1;
-    }
-    if (evaluation_totals("cg_evaluate", model, x, y, batch_size, &totals) != 0) return -1;
+    const int status = source ? evaluation_totals(model, source, &totals) : -1;
+    cg_batch_source_free(source);
+    if (status != 0) return -1;
     *result = (cg_evaluation){
         .loss = cg_metric_totals_loss(&totals),
         .accuracy = cg_metric_totals_value(&totals, CG_METRIC_KIND_ACCURACY),
@@ -144,6 +153,47 @@ int cg_evaluate(cg_model *model, const cg_tensor *x, const cg_tensor *y, int bat
         .samples = totals.samples,
     };
     return 0;
+}
+
+static int evaluation_batch_size(int batch_size) {
+    return batch_size ? batch_size : DEFAULT_EVALUATION_BATCH_SIZE;
+}
+
+int cg_evaluate(cg_model *model, const cg_tensor *x, const cg_tensor *y, int batch_size,
+                cg_evaluation *result) {
+    const char *op = "cg_evaluate";
+    if (!result) {
+        cg_error_set("%s: result is NULL", op);
+        return -1;
+    }
+    if (check_compiled(op, model) != 0 || check_samples(op, "x", x, "y", y) != 0 ||
+        prepare_model(op, model, "x", cg_batch_sample_shape(x)) != 0 ||
+        check_batch_size(op, batch_size) != 0)
+        return -1;
+    return evaluate_batches(
+        model,
+        on_model_device(model, cg_tensor_batches(x, y, evaluation_batch_size(batch_size), false, 0),
+                        cg_tensor_device(x)),
+        result);
+}
+
+int cg_evaluate_dataset(cg_model *model, const cg_dataset *dataset, int batch_size,
+                        cg_evaluation *result) {
+    const char *op = "cg_evaluate_dataset";
+    if (!result) {
+        cg_error_set("%s: result is NULL", op);
+        return -1;
+    }
+    if (check_compiled(op, model) != 0 || check_dataset(op, "evaluation", dataset, true) != 0 ||
+        prepare_model(op, model, "the data set", cg_dataset_sample_shape(dataset)) != 0 ||
+        check_batch_size(op, batch_size) != 0)
+        return -1;
+    return evaluate_batches(
+        model,
+        on_model_device(model,
+                        cg_dataset_batches(dataset, evaluation_batch_size(batch_size), false, 0),
+                        cg_device_cpu()),
+        result);
 }
 
 typedef struct {
@@ -158,43 +208,62 @@ static int keep_output(const cg_tensor *output, const cg_tensor *target, void *u
     return 0;
 }
 
-cg_tensor *cg_predict(cg_model *model, const cg_tensor *x, int batch_size) {
-    if (!model) {
-        cg_error_set("cg_predict: model is NULL");
-        return NULL;
-    }
-    if (batch_size < 0) {
-        cg_error_set("cg_predict: batch_size must be >= 0, got %d", batch_size);
-        return NULL;
-    }
-    if (check_samples("cg_predict", "x", x, NULL, NULL) != 0 ||
-        prepare_model("cg_predict", model, x) != 0)
-        return NULL;
-    if (batch_size == 0) batch_size = DEFAULT_EVALUATION_BATCH_SIZE;
-    const int64_t batches = (cg_dim(x, 0) + batch_size - 1) / batch_size;
-    batch_outputs kept = {malloc(sizeof(cg_tensor *) * (size_t)batches), 0};
-    if (!kept.outputs) {
-        cg_error_set("cg_predict: out of memory");
-        return NULL;
-    }
-    const int status = for_each_evaluation_batch(model, x, NULL, batch_size, keep_output, &kept);
+/* The outputs over source's batches joined in one tensor; frees source (NULL: it failed). */
+static cg_tensor *predict_batches(cg_model *model, cg_batch_source *source) {
+    const int64_t batches = source ? cg_batch_source_batches(source) : 0;
+    batch_outputs kept = {source ? malloc(sizeof(cg_tensor *) * (size_t)batches) : NULL, 0};
+    if (source && !kept.outputs) cg_error_set("cg_predict: out of memory");
+    const int status =
+        kept.outputs ? for_each_evaluation_batch(model, source, keep_output, &kept) : -1;
     cg_tensor *result = status == 0 ? cg_concat(kept.outputs, kept.count, 0) : NULL;
     for (int i = 0; i < kept.count; i++)
         cg_release(kept.outputs[i]);
     free(kept.outputs);
+    cg_batch_source_free(source);
     return result;
+}
+
+cg_tensor *cg_predict(cg_model *model, const cg_tensor *x, int batch_size) {
+    const char *op = "cg_predict";
+    if (!model) {
+        cg_error_set("%s: model is NULL", op);
+        return NULL;
+    }
+    if (check_batch_size(op, batch_size) != 0 || check_samples(op, "x", x, NULL, NULL) != 0 ||
+        prepare_model(op, model, "x", cg_batch_sample_shape(x)) != 0)
+        return NULL;
+    return predict_batches(
+        model,
+        on_model_device(model,
+                        cg_tensor_batches(x, NULL, evaluation_batch_size(batch_size), false, 0),
+                        cg_tensor_device(x)));
+}
+
+cg_tensor *cg_predict_dataset(cg_model *model, const cg_dataset *dataset, int batch_size) {
+    const char *op = "cg_predict_dataset";
+    if (!model) {
+        cg_error_set("%s: model is NULL", op);
+        return NULL;
+    }
+    if (check_batch_size(op, batch_size) != 0 || check_dataset(op, "input", dataset, false) != 0 ||
+        prepare_model(op, model, "the data set", cg_dataset_sample_shape(dataset)) != 0)
+        return NULL;
+    return predict_batches(
+        model,
+        on_model_device(model,
+                        cg_dataset_batches(dataset, evaluation_batch_size(batch_size), false, 0),
+                        cg_device_cpu()));
 }
 
 /* ----- fit ----- */
 
 typedef struct {
+    const char *op, *data_name; /* for messages: "cg_fit" and "x", ... */
     cg_model *model;
     cg_fit_options options;           /* with the defaults filled in */
     cg_callback_list given_callbacks; /* fit's to free from the call on, whatever happens */
-    const cg_tensor *train_x, *train_y, *validation_x, *validation_y;
+    cg_batch_source *train, *validation;
     cg_tensor *split_parts[4]; /* views of x and y when validation_split is used */
-    int64_t train_count;
-    int64_t *order; /* the current epoch's sample order */
     cg_callback **callbacks;
     int callback_count;
     cg_callback *progress; /* added by fit according to verbose */
@@ -202,30 +271,30 @@ typedef struct {
     cg_train_state state;
 } fit_run;
 
-static int resolve_options(const cg_fit_options *given, cg_fit_options *options) {
+static int resolve_options(const char *op, const cg_fit_options *given, cg_fit_options *options) {
     *options = given ? *given : (cg_fit_options){0};
     if (options->epochs == 0) options->epochs = 1;
     if (options->batch_size == 0) options->batch_size = DEFAULT_BATCH_SIZE;
     if (options->seed == 0) options->seed = DEFAULT_SEED;
     if (!options->output) options->output = stdout;
     if (options->epochs < 0 || options->batch_size < 0) {
-        cg_error_set("cg_fit: epochs and batch_size must be >= 0, got %d and %d", options->epochs,
+        cg_error_set("%s: epochs and batch_size must be >= 0, got %d and %d", op, options->epochs,
                      options->batch_size);
     } else if (options->initial_epoch < 0 || options->initial_epoch > options->epochs) {
-        cg_error_set("cg_fit: initial_epoch %d is not in [0, epochs %d]", options->initial_epoch,
+        cg_error_set("%s: initial_epoch %d is not in [0, epochs %d]", op, options->initial_epoch,
                      options->epochs);
     } else if (!(options->validation_split >= 0 && options->validation_split < 1)) {
-        cg_error_set("cg_fit: validation_split must be in [0, 1), got %g",
+        cg_error_set("%s: validation_split must be in [0, 1), got %g", op,
                      options->validation_split);
     } else if (!options->validation_x != !options->validation_y) {
-        cg_error_set("cg_fit: validation_x and validation_y must be given together");
+        cg_error_set("%s: validation_x and validation_y must be given together", op);
     } else if (options->validation_x && options->validation_split > 0) {
-        cg_error_set("cg_fit: give validation_x and validation_y or validation_split, not both");
+        cg_error_set("%s: give validation_x and validation_y or validation_split, not both", op);
     } else if (options->verbose < CG_VERBOSE_AUTO || options->verbose > CG_VERBOSE_LINES) {
-        cg_error_set("cg_fit: unknown verbose value %d", (int)options->verbose);
+        cg_error_set("%s: unknown verbose value %d", op, (int)options->verbose);
     } else if (options->callbacks.count < 0 ||
                (options->callbacks.count > 0 && !options->callbacks.items)) {
-        cg_error_set("cg_fit: the callback list has no items");
+        cg_error_set("%s: the callback list has no items", op);
     } else {
         return 0;
     }
@@ -238,8 +307,8 @@ static int setup_callbacks(fit_run *run) {
         if (!given->items[i]) {
             char cause[256];
             snprintf(cause, sizeof cause, "%s", cg_last_error());
-            cg_error_set("cg_fit: callback %d is NULL (its constructor failed; last error: %s)", i,
-                         cause);
+            cg_error_set("%s: callback %d is NULL (its constructor failed; last error: %s)",
+                         run->op, i, cause);
             return -1;
         }
     if (run->options.verbose != CG_VERBOSE_SILENT) {
@@ -248,7 +317,7 @@ static int setup_callbacks(fit_run *run) {
     }
     run->callbacks = malloc(sizeof(cg_callback *) * (size_t)(given->count + 1));
     if (!run->callbacks) {
-        cg_error_set("cg_fit: out of memory");
+        cg_error_set("%s: out of memory", run->op);
         return -1;
     }
     for (int i = 0; i < given->count; i++)
@@ -258,20 +327,29 @@ static int setup_callbacks(fit_run *run) {
     return 0;
 }
 
-/* The training and validation sets: x and y, and validation_x/y or the last validation_split of
- * the samples (like Keras, before any shuffling). */
-static int setup_data(fit_run *run, const cg_tensor *x, const cg_tensor *y) {
+/* Takes the callbacks (fit owns them whatever happens), fills in the options and checks the
+ * model; 0 or -1. */
+static int begin_run(fit_run *run, const cg_fit_options *options) {
+    if (options && options->callbacks.count > 0 && options->callbacks.items)
+        run->given_callbacks = options->callbacks;
+    if (resolve_options(run->op, options, &run->options) != 0 ||
+        check_compiled(run->op, run->model) != 0)
+        return -1;
+    return setup_callbacks(run);
+}
+
+/* The training and validation batches from x and y, and validation_x/y or the last
+ * validation_split of the samples (like Keras, before any shuffling). */
+static int setup_tensor_data(fit_run *run, const cg_tensor *x, const cg_tensor *y) {
     const cg_fit_options *options = &run->options;
     if (check_samples("cg_fit", "x", x, "y", y) != 0) return -1;
-    run->train_x = x;
-    run->train_y = y;
-    run->validation_x = options->validation_x;
-    run->validation_y = options->validation_y;
+    const cg_tensor *train_x = x, *train_y = y;
+    const cg_tensor *validation_x = options->validation_x, *validation_y = options->validation_y;
     if (options->validation_x) {
         if (check_samples("cg_fit", "validation_x", options->validation_x, "validation_y",
                           options->validation_y) != 0)
             return -1;
-        if (!same_shape(sample_shape(options->validation_x), sample_shape(x))) {
+        if (!same_shape(cg_batch_sample_shape(options->validation_x), cg_batch_sample_shape(x))) {
             cg_error_set("cg_fit: validation_x has samples of another shape than x");
             return -1;
         }
@@ -290,33 +368,49 @@ static int setup_data(fit_run *run, const cg_tensor *x, const cg_tensor *y) {
         parts[2] = cg_narrow(x, 0, train_count, samples - train_count);
         parts[3] = cg_narrow(y, 0, train_count, samples - train_count);
         if (!parts[0] || !parts[1] || !parts[2] || !parts[3]) return -1;
-        run->train_x = parts[0];
-        run->train_y = parts[1];
-        run->validation_x = parts[2];
-        run->validation_y = parts[3];
+        train_x = parts[0];
+        train_y = parts[1];
+        validation_x = parts[2];
+        validation_y = parts[3];
     }
-    run->train_count = cg_dim(run->train_x, 0);
-    run->order = malloc(sizeof(int64_t) * (size_t)run->train_count);
-    if (!run->order) {
-        cg_error_set("cg_fit: out of memory");
-        return -1;
-    }
-    return 0;
+    run->train = on_model_device(run->model,
+                                 cg_tensor_batches(train_x, train_y, options->batch_size,
+                                                   !options->no_shuffle, options->seed),
+                                 cg_tensor_device(train_x));
+    if (run->train && validation_x)
+        run->validation = on_model_device(
+            run->model,
+            cg_tensor_batches(validation_x, validation_y, DEFAULT_EVALUATION_BATCH_SIZE, false, 0),
+            cg_tensor_device(validation_x));
+    return run->train && (run->validation || !validation_x) ? 0 : -1;
 }
 
-/* The sample order of an epoch: a Fisher-Yates shuffle drawn from (seed, epoch). */
-static void order_samples(fit_run *run, int epoch) {
-    int64_t *order = run->order;
-    for (int64_t i = 0; i < run->train_count; i++)
-        order[i] = i;
-    if (run->options.no_shuffle) return;
-    const uint64_t key = cg_random_bits(run->options.seed, (uint64_t)epoch);
-    for (int64_t i = run->train_count - 1; i > 0; i--) {
-        const int64_t j = (int64_t)(cg_random_uniform(key, (uint64_t)i) * (double)(i + 1));
-        const int64_t picked = order[j];
-        order[j] = order[i];
-        order[i] = picked;
+/* The training and validation batches from data sets, through loaders. */
+static int setup_dataset_data(fit_run *run, const cg_dataset *train, const cg_dataset *validation) {
+    const cg_fit_options *options = &run->options;
+    if (options->validation_x || options->validation_split > 0) {
+        cg_error_set("cg_fit_dataset: validation_x, validation_y and validation_split are for "
+                     "cg_fit; pass a validation data set (cg_dataset_split makes one)");
+        return -1;
     }
+    if (check_dataset(run->op, "training", train, true) != 0 ||
+        (validation && check_dataset(run->op, "validation", validation, true) != 0))
+        return -1;
+    if (validation &&
+        !same_shape(cg_dataset_sample_shape(validation), cg_dataset_sample_shape(train))) {
+        cg_error_set("cg_fit_dataset: the validation data set has samples of another shape than "
+                     "the training data set");
+        return -1;
+    }
+    run->train = on_model_device(
+        run->model,
+        cg_dataset_batches(train, options->batch_size, !options->no_shuffle, options->seed),
+        cg_device_cpu());
+    if (run->train && validation)
+        run->validation = on_model_device(
+            run->model, cg_dataset_batches(validation, DEFAULT_EVALUATION_BATCH_SIZE, false, 0),
+            cg_device_cpu());
+    return run->train && (run->validation || !validation) ? 0 : -1;
 }
 
 /* Logs "<prefix>loss" and "<prefix><metric>" for each compiled metric at epoch. */
@@ -333,16 +427,18 @@ static int record_totals(cg_history *history, const char *prefix, int epoch,
     return status;
 }
 
-/* One optimisation step on the samples order[start .. start + count). */
-static int train_step(fit_run *run, int64_t start, int64_t count, cg_metric_totals *totals) {
+/* One optimisation step on the next batch of the epoch. */
+static int train_step(fit_run *run, cg_metric_totals *totals) {
     cg_model *model = run->model;
     int parameter_count = 0;
     cg_tensor *const *parameters = cg_model_parameters(model, &parameter_count);
     cg_scope_begin();
-    cg_tensor *index = cg_from_array(run->order + start, CG_SHAPE(count), CG_INT64);
-    cg_tensor *x_batch = cg_index_select(run->train_x, 0, index);
-    cg_tensor *y_batch = cg_index_select(run->train_y, 0, index);
-    cg_tensor *output = x_batch && y_batch ? cg_model_forward(model, x_batch, true) : NULL;
+    cg_tensor *x_batch, *y_batch;
+    const int got = cg_batch_source_next(run->train, &x_batch, &y_batch);
+    if (got == 0)
+        cg_error_set("%s: the training data ended before batch %d of %d", run->op,
+                     run->state.batch + 1, run->state.batches);
+    cg_tensor *output = got == 1 ? cg_model_forward(model, x_batch, true) : NULL;
     cg_tensor *loss = output ? cg_loss_compute(cg_model_loss(model), output, y_batch) : NULL;
     int status =
         loss && cg_backward(loss) == 0 &&
@@ -363,10 +459,9 @@ static int train_step(fit_run *run, int64_t start, int64_t count, cg_metric_tota
 static int end_epoch(fit_run *run, const cg_metric_totals *totals) {
     cg_train_state *state = &run->state;
     int status = record_totals(run->history, "", state->epoch, totals);
-    if (status == 0 && run->validation_x) {
+    if (status == 0 && run->validation) {
         cg_metric_totals validation;
-        status = evaluation_totals("cg_fit", run->model, run->validation_x, run->validation_y, 0,
-                                   &validation);
+        status = evaluation_totals(run->model, run->validation, &validation);
         if (status == 0) status = record_totals(run->history, "val_", state->epoch, &validation);
     }
     if (status == 0)
@@ -380,16 +475,12 @@ static int end_epoch(fit_run *run, const cg_metric_totals *totals) {
  * is still logged over the samples it saw. */
 static int train_epoch(fit_run *run) {
     cg_train_state *state = &run->state;
-    const int64_t batch_size = run->options.batch_size;
     cg_metric_totals totals = cg_metric_totals_start(cg_model_metrics(run->model));
-    order_samples(run, state->epoch);
-    state->batches = (int)((run->train_count + batch_size - 1) / batch_size);
+    if (cg_batch_source_start_epoch(run->train, state->epoch) != 0) return -1;
+    state->batches = (int)cg_batch_source_batches(run->train);
     for (state->batch = 0; state->batch < state->batches && !state->stop_training; state->batch++) {
-        const int64_t start = state->batch * batch_size;
-        const int64_t count =
-            run->train_count - start < batch_size ? run->train_count - start : batch_size;
         /* The row of the running epoch holds its running means for the batch-end hooks. */
-        if (train_step(run, start, count, &totals) != 0 ||
+        if (train_step(run, &totals) != 0 ||
             record_totals(run->history, "", state->epoch, &totals) != 0 ||
             cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_BATCH_END, state) != 0)
             return -1;
@@ -423,38 +514,50 @@ static int train(fit_run *run) {
     return cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_TRAIN_END, state);
 }
 
-static void finish_run(fit_run *run) {
+/* Builds or checks the model for the training samples, then trains it into a new history. */
+static int build_and_train(fit_run *run) {
+    if (prepare_model(run->op, run->model, run->data_name, run->train->sample_shape) != 0 ||
+        !(run->history = cg_history_new()))
+        return -1;
+    /* Training draws from its own streams and leaves the caller's as it was. */
+    const cg_rng_state caller_rng = cg_rng_get_state();
+    const bool grad_was_enabled = cg_set_grad_enabled(true);
+    cg_model_zero_grad(run->model);
+    const int status = train(run);
+    cg_set_grad_enabled(grad_was_enabled);
+    cg_rng_set_state(caller_rng);
+    return status;
+}
+
+/* Frees what the run holds; returns the history when status is 0, NULL otherwise. */
+static cg_history *finish_run(fit_run *run, int status) {
     for (int i = 0; i < run->given_callbacks.count; i++)
         cg_callback_free(run->given_callbacks.items[i]);
     cg_callback_free(run->progress);
     free(run->callbacks);
+    cg_batch_source_free(run->train);
+    cg_batch_source_free(run->validation);
     for (size_t i = 0; i < sizeof run->split_parts / sizeof run->split_parts[0]; i++)
         cg_release(run->split_parts[i]);
-    free(run->order);
+    if (status == 0) return run->history;
+    cg_history_free(run->history);
+    return NULL;
 }
 
 cg_history *cg_fit(cg_model *model, const cg_tensor *x, const cg_tensor *y,
                    const cg_fit_options *options) {
-    fit_run run = {.model = model};
-    if (options && options->callbacks.count > 0 && options->callbacks.items)
-        run.given_callbacks = options->callbacks;
-    int status = resolve_options(options, &run.options);
-    if (status == 0) status = check_compiled("cg_fit", model);
-    if (status == 0) status = setup_callbacks(&run);
-    if (status == 0) status = setup_data(&run, x, y);
-    if (status == 0) status = prepare_model("cg_fit", model, x);
-    if (status == 0 && !(run.history = cg_history_new())) status = -1;
-    if (status == 0) {
-        /* Training draws from its own streams and leaves the caller's as it was. */
-        const cg_rng_state caller_rng = cg_rng_get_state();
-        const bool grad_was_enabled = cg_set_grad_enabled(true);
-        cg_model_zero_grad(model);
-        status = train(&run);
-        cg_set_grad_enabled(grad_was_enabled);
-        cg_rng_set_state(caller_rng);
-    }
-    finish_run(&run);
-    if (status == 0) return run.history;
-    cg_history_free(run.history);
-    return NULL;
+    fit_run run = {.op = "cg_fit", .data_name = "x", .model = model};
+    int status = begin_run(&run, options);
+    if (status == 0) status = setup_tensor_data(&run, x, y);
+    if (status == 0) status = build_and_train(&run);
+    return finish_run(&run, status);
+}
+
+cg_history *cg_fit_dataset(cg_model *model, const cg_dataset *train, const cg_dataset *validation,
+                           const cg_fit_options *options) {
+    fit_run run = {.op = "cg_fit_dataset", .data_name = "the training data set", .model = model};
+    int status = begin_run(&run, options);
+    if (status == 0) status = setup_dataset_data(&run, train, validation);
+    if (status == 0) status = build_and_train(&run);
+    return finish_run(&run, status);
 }

@@ -1,5 +1,6 @@
 /* What the built-in layers, the model and the spec parser share beyond nn_internal.h: freeing a
- * model's layers, each built-in type's spec factory and the argument reader they use. */
+ * model's layers, each built-in type's spec factory, the argument reader they use, the weight
+ * initializers and the image-input check. */
 #ifndef CG_NN_LAYERS_H
 #define CG_NN_LAYERS_H
 
@@ -15,6 +16,23 @@ cg_layer *cg_activation_layer_from_spec(const char *arguments);
 cg_layer *cg_dropout_from_spec(const char *arguments);
 cg_layer *cg_flatten_from_spec(const char *arguments);
 cg_layer *cg_batch_norm_from_spec(const char *arguments);
+cg_layer *cg_conv2d_from_spec(const char *arguments);
+cg_layer *cg_max_pool_from_spec(const char *arguments);
+cg_layer *cg_avg_pool_from_spec(const char *arguments);
+cg_layer *cg_global_avg_pool_from_spec(const char *arguments);
+
+/* The initializer CG_INIT_AUTO stands for before activation (He normal before relu-like ones,
+ * Glorot uniform otherwise); other initializers are returned as they are. */
+cg_initializer cg_initializer_resolve(cg_initializer initializer, cg_activation activation);
+/* A new float32 weight of shape drawn by initializer (not CG_INIT_AUTO) for a layer whose
+ * outputs each sum fan_in inputs and whose inputs each feed fan_out outputs. */
+cg_tensor *cg_initial_weight(cg_initializer initializer, cg_shape shape, int64_t fan_in,
+                             int64_t fan_out);
+
+/* The build check of the convolution and pooling layers: 0 when samples are images (C, H, W) of
+ * at least window x window pixels; -1 with an error naming the shape (and the window as
+ * window_name: "kernel", "window") otherwise. */
+int cg_check_image_input(cg_shape input_shape, int64_t window, const char *window_name);
 
 /* Copies the next whitespace-separated word of *cursor into word (truncated to size - 1) and
  * advances *cursor; false, with word empty, at the end of the text. */

@@ -11,6 +11,7 @@ typedef cg_tensor *(*metric_sum_fn)(const cg_tensor *output, const cg_tensor *ta
 
 static cg_tensor *targets_like_outputs(const char *metric, const cg_tensor *output,
                                        const cg_tensor *target) {
+    if (!output || !target) return NULL; /* an earlier op failed and set the error */
     if (cg_numel(target) != cg_numel(output)) {
         char output_text[64], target_text[64];
         cg_error_set("%s: targets of shape %s do not match outputs of shape %s", metric,
@@ -43,8 +44,9 @@ static cg_tensor *correct_classes(const cg_tensor *output, const cg_tensor *targ
 /* Logits above 0 against targets above 0.5. */
 static cg_tensor *correct_binary(const cg_tensor *output, const cg_tensor *target, int64_t *count) {
     cg_tensor *targets = targets_like_outputs("binary_accuracy", output, target);
-    cg_tensor *zero = cg_scalar(0.0, cg_tensor_dtype(output));
-    cg_tensor *half = cg_scalar(0.5, cg_tensor_dtype(output));
+    const cg_device device = cg_tensor_device(output);
+    cg_tensor *zero = cg_full_on(CG_SCALAR_SHAPE, 0.0, cg_tensor_dtype(output), device);
+    cg_tensor *half = cg_full_on(CG_SCALAR_SHAPE, 0.5, cg_tensor_dtype(output), device);
     *count = cg_numel(output);
     return cg_sum(cg_eq(cg_gt(output, zero), cg_gt(targets, half)), CG_ALL_DIMS, false);
 }

@@ -152,7 +152,7 @@ int cg_model_add(cg_model *model, cg_layer *layer) {
         return -1;
     }
     model->output_shape = layer->output_shape;
-    return collect_parameters(model);
+    return collect_parameters(model) == 0 ? cg_model_place_tensors(model) : -1;
 }
 
 int cg_model_build(cg_model *model, cg_shape input_shape) {
@@ -182,7 +182,7 @@ int cg_model_build(cg_model *model, cg_shape input_shape) {
         if (build_layer(model->layers[i], i, shape) != 0) return -1;
         shape = model->layers[i]->output_shape;
     }
-    if (collect_parameters(model) != 0) return -1;
+    if (collect_parameters(model) != 0 || cg_model_place_tensors(model) != 0) return -1;
     model->input_shape = input_shape;
     model->output_shape = shape;
     model->built = true;

@@ -46,6 +46,8 @@ struct cg_model {
 
     cg_metadata_entry *metadata;
     int metadata_count;
+
+    cg_device device; /* where the layers' tensors live; layers built later are moved there */
 };
 
 /* Every tensor (parameters and buffers) of the model with its state-dict name ("0.weight",
@@ -53,6 +55,12 @@ struct cg_model {
 typedef int (*cg_model_tensor_visitor)(const char *name, cg_tensor *tensor, bool trainable,
                                        void *userdata);
 int cg_model_visit_tensors(const cg_model *model, cg_model_tensor_visitor visit, void *userdata);
+
+/* Moves the tensors of the built layers that are not on the model's device there (nn/model_device.c);
+ * building calls it, so layers built after cg_model_to_device follow the model. 0 or -1. */
+int cg_model_place_tensors(cg_model *model);
+/* Moves the optimizer's per-parameter state to device (nn/optimizer.c). 0 or -1. */
+int cg_optimizer_move_state(cg_optimizer *optimizer, cg_device device);
 
 /* The spec line of one layer ("dense 16 relu"), written into buffer. 0 or -1. */
 int cg_layer_spec_line(const cg_layer *layer, char *buffer, size_t size);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "nn/nn_internal.h"
 
 enum { STATE_SLOTS = 2 };
 
@@ -210,6 +212,15 @@ void cg_optimizer_free(cg_optimizer *optimizer) {
             cg_release(optimizer->parameters[i].state[s]);
     free(optimizer->parameters);
     free(optimizer);
+}
+
+int cg_optimizer_move_state(cg_optimizer *optimizer, cg_device device) {
+    for (int i = 0; i < optimizer->parameter_count; i++)
+        for (int s = 0; s < STATE_SLOTS; s++)
+            if (optimizer->parameters[i].state[s] &&
+                cg_tensor_move_(optimizer->parameters[i].state[s], device) != 0)
+                return -1;
+    return 0;
 }
 
 /* ----- step ----- */

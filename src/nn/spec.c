@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "nn/layers.h"
 
 enum { MAX_LINE = 1024, MAX_REGISTERED_TYPES = 64 };
@@ -21,6 +22,10 @@ static const layer_type BUILT_IN_TYPES[] = {
     {"flatten", cg_flatten_from_spec},
     {"batchnorm", cg_batch_norm_from_spec},
     {"activation", cg_activation_layer_from_spec},
+    {"conv2d", cg_conv2d_from_spec},
+    {"maxpool", cg_max_pool_from_spec},
+    {"avgpool", cg_avg_pool_from_spec},
+    {"globalavgpool", cg_global_avg_pool_from_spec},
 };
 enum { BUILT_IN_TYPE_COUNT = (int)(sizeof BUILT_IN_TYPES / sizeof BUILT_IN_TYPES[0]) };
 
@@ -149,6 +154,17 @@ static int parse_input_line(spec_parser *parser, const char *arguments) {
         cg_error_set("input expects %s, got nothing", SAMPLE_SHAPE);
         return -1;
     }
+    /* A sample is a tensor: its size must stay within what a tensor can hold, or the layers'
+     * size arithmetic (flatten multiplies the sizes) overflows. */
+    int64_t elements = 1;
+    for (int d = 0; d < shape.ndim; d++) {
+        if (__builtin_mul_overflow(elements, shape.dims[d], &elements) ||
+            elements > INT64_MAX / 8) {
+            cg_error_set("input sizes %s make a sample too large for a tensor",
+                         cg_dims_text(shape.ndim, shape.dims));
+            return -1;
+        }
+    }
     parser->has_input = true;
     parser->input_shape = shape;
     return 0;
@@ -190,9 +206,9 @@ static int parse_line(spec_parser *parser, const char *line) {
         arguments = line;
     }
     if (!factory) {
-        cg_error_set("unknown layer type '%s' (expected dense, dropout, flatten, batchnorm, "
-                     "activation, an activation name or a type registered with "
-                     "cg_layer_register)",
+        cg_error_set("unknown layer type '%s' (expected dense, conv2d, maxpool, avgpool, "
+                     "globalavgpool, dropout, flatten, batchnorm, activation, an activation name "
+                     "or a type registered with cg_layer_register)",
                      type);
         return -1;
     }

@@ -161,6 +161,13 @@ static const cg_op_def where_op = {"where", where_backward};
 cg_tensor *cg_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b) {
     if (!cond || !a || !b) return NULL;
     if (!cg_require_same_kind("where", a, b)) return NULL;
+    if (!cg_device_equal(cond->storage->device, a->storage->device)) {
+        char dc[32], da[32];
+        cg_error_set("where: the condition is on %s but the operands are on %s",
+                     cg_device_name(cond->storage->device, dc, sizeof dc),
+                     cg_device_name(a->storage->device, da, sizeof da));
+        return NULL;
+    }
     /* The operands' shape and the final one live apart: cg_broadcast_shapes writes its output
      * while still reading its inputs. */
     int ab_ndim, ndim;

@@ -7,14 +7,24 @@
 
 static const cg_device cpu = {CG_DEVICE_CPU, 0};
 
-cg_tensor *cg_empty(cg_shape shape, cg_dtype dtype) {
-    return cg_tensor_new(shape.ndim, shape.dims, dtype, cpu);
+cg_tensor *cg_empty_on(cg_shape shape, cg_dtype dtype, cg_device device) {
+    return cg_tensor_new(shape.ndim, shape.dims, dtype, device);
 }
 
-cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dtype) {
-    cg_tensor *t = cg_empty(shape, dtype);
+cg_tensor *cg_full_on(cg_shape shape, double value, cg_dtype dtype, cg_device device) {
+    cg_tensor *t = cg_empty_on(shape, dtype, device);
     if (t && cg_tensor_backend(t)->fill(t, value) != 0) return cg_kernel_failed(t);
     return t;
+}
+
+cg_tensor *cg_zeros_on(cg_shape shape, cg_dtype dtype, cg_device device) {
+    return cg_full_on(shape, 0.0, dtype, device);
+}
+
+cg_tensor *cg_empty(cg_shape shape, cg_dtype dtype) { return cg_empty_on(shape, dtype, cpu); }
+
+cg_tensor *cg_full(cg_shape shape, double value, cg_dtype dtype) {
+    return cg_full_on(shape, value, dtype, cpu);
 }
 
 cg_tensor *cg_zeros(cg_shape shape, cg_dtype dtype) { return cg_full(shape, 0.0, dtype); }

@@ -94,6 +94,7 @@ CG_DEFINE_BINARY_MATH(float, f32)
 CG_DEFINE_BINARY_MATH(double, f64)
 CG_DEFINE_BINARY_MATH(int32_t, i32)
 CG_DEFINE_BINARY_MATH(int64_t, i64)
+CG_DEFINE_BINARY_MATH(uint8_t, u8)
 
 #if !defined(__CUDACC__)
 #define CG_UNARY_FORWARD(T, op, x, p0, p1)                                                         \
@@ -103,7 +104,8 @@ CG_DEFINE_BINARY_MATH(int64_t, i64)
                                                                                     p1)
 #define CG_BINARY_FORWARD(T, op, a, b)                                                             \
     _Generic((a), float: cg_binary_forward_f32, double: cg_binary_forward_f64,                     \
-             int32_t: cg_binary_forward_i32, int64_t: cg_binary_forward_i64)(op, a, b)
+             int32_t: cg_binary_forward_i32, int64_t: cg_binary_forward_i64,                       \
+             uint8_t: cg_binary_forward_u8)(op, a, b)
 #endif
 
 #endif

@@ -57,7 +57,8 @@ int64_t cg_cpu_read_index(const cg_tensor *index, int64_t offset) {
         while (cg_strided_loop_next(loop)) {                                                       \
             TD *drow = d + loop->offsets[0];                                                       \
             const TS *srow = s + loop->offsets[1];                                                 \
-            for (int64_t i = 0; i < n; i++) drow[i * sd] = (TD)srow[i * ss];                       \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                drow[i * sd] = CG_CPU_CONVERT(TD, srow[i * ss]);                                   \
         }                                                                                          \
     } while (0)
 
@@ -70,10 +71,12 @@ int64_t cg_cpu_read_index(const cg_tensor *index, int64_t offset) {
 #define COPY_ROWS_FROM_double(TD) COPY_ROWS(TD, double)
 #define COPY_ROWS_FROM_int32_t(TD) COPY_ROWS(TD, int32_t)
 #define COPY_ROWS_FROM_int64_t(TD) COPY_ROWS(TD, int64_t)
+#define COPY_ROWS_FROM_uint8_t(TD) COPY_ROWS(TD, uint8_t)
 DEFINE_COPY_FROM(float)
 DEFINE_COPY_FROM(double)
 DEFINE_COPY_FROM(int32_t)
 DEFINE_COPY_FROM(int64_t)
+DEFINE_COPY_FROM(uint8_t)
 
 int cg_cpu_copy(cg_tensor *dst, const cg_tensor *src) {
     cg_strided_loop loop;
@@ -92,7 +95,8 @@ int cg_cpu_fill(cg_tensor *dst, double value) {
     do {                                                                                           \
         T *d = cg_tensor_data(dst);                                                                \
         while (cg_strided_loop_next(&loop))                                                        \
-            for (int64_t i = 0; i < n; i++) d[loop.offsets[0] + i * sd] = (T)value;                \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                d[loop.offsets[0] + i * sd] = CG_CPU_CONVERT(T, value);                            \
     } while (0)
     CG_CPU_ANY_DISPATCH(dst->dtype, FILL);
 #undef FILL
@@ -104,7 +108,8 @@ int cg_cpu_iota(cg_tensor *out, double start, double step) {
 #define IOTA(T)                                                                                    \
     do {                                                                                           \
         T *d = cg_tensor_data(out);                                                                \
-        for (int64_t i = 0; i < n; i++) d[i] = (T)(start + (double)i * step);                      \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            d[i] = CG_CPU_CONVERT(T, start + (double)i * step);                                    \
     } while (0)
     CG_CPU_ANY_DISPATCH(out->dtype, IOTA);
 #undef IOTA
@@ -124,7 +129,8 @@ int cg_cpu_random(cg_tensor *out, cg_random_kind kind, uint64_t key, uint64_t co
             else if (kind == CG_RANDOM_NORMAL)                                                     \
                 d[i] = (T)(a + b * cg_random_normal(key, position));                               \
             else                                                                                   \
-                d[i] = (T)(a + (double)(cg_random_bits(key, position) % (uint64_t)(b - a)));       \
+                d[i] = CG_CPU_CONVERT(                                                             \
+                    T, a + (double)(cg_random_bits(key, position) % (uint64_t)(b - a)));           \
         }                                                                                          \
     } while (0)
     CG_CPU_ANY_DISPATCH(out->dtype, RANDOM);

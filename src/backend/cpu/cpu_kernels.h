@@ -22,9 +22,15 @@
         case CG_FLOAT32: STATEMENT(float); break;                                                  \
         case CG_FLOAT64: STATEMENT(double); break;                                                 \
         case CG_INT32: STATEMENT(int32_t); break;                                                  \
+        case CG_UINT8: STATEMENT(uint8_t); break;                                                  \
         default: STATEMENT(int64_t); break;                                                        \
         }                                                                                          \
     } while (0)
+
+/* value converted to the dtype's C type T. Integer types get it through int64, so that a value
+ * out of a narrow type's range wraps (-1.0 becomes 255 in uint8) instead of being undefined
+ * behaviour, as a direct float-to-integer conversion is in C. */
+#define CG_CPU_CONVERT(T, value) ((T)0.5 == 0 ? (T)(int64_t)(value) : (T)(value))
 
 /* Starts a strided walk over the shape of first with the given operands. */
 void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,

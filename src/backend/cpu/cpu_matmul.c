@@ -2,32 +2,12 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
-#include "core/error.h"
-
-/* A batch matrix (last two dims) is row-major when its column stride is 1, column-major
- * (transposed) when its row stride is 1. */
-static bool matrix_layout(const cg_tensor *t, bool *transposed, int64_t *leading) {
-    const int64_t rows = t->shape[1], cols = t->shape[2];
-    const int64_t row_stride = t->strides[1], col_stride = t->strides[2];
-    if (col_stride == 1 || cols == 1) {
-        *transposed = false;
-        *leading = rows == 1 ? (cols > 1 ? cols : 1) : row_stride;
-        if (*leading >= (cols > 1 ? cols : 1)) return true;
-    }
-    if (row_stride == 1 || rows == 1) {
-        *transposed = true;
-        *leading = cols == 1 ? (rows > 1 ? rows : 1) : col_stride;
-        if (*leading >= (rows > 1 ? rows : 1)) return true;
-    }
-    cg_error_set("matmul: operand of shape %s has an unsupported memory layout",
-                 cg_shape_text(t));
-    return false;
-}
 
 int cg_cpu_matmul(const cg_tensor *a, const cg_tensor *b, cg_tensor *out) {
     bool ta, tb;
     int64_t lda, ldb;
-    if (!matrix_layout(a, &ta, &lda) || !matrix_layout(b, &tb, &ldb)) return -1;
+    if (!cg_backend_matrix_layout(a, &ta, &lda) || !cg_backend_matrix_layout(b, &tb, &ldb))
+        return -1;
     const int64_t batch = out->shape[0], m = out->shape[1], n = out->shape[2], k = a->shape[2];
     const size_t esize = cg_dtype_size(out->dtype);
     char *ad = cg_tensor_data(a), *bd = cg_tensor_data(b), *od = cg_tensor_data(out);

@@ -2,11 +2,10 @@
 #include <tgmath.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "ops/optimizer_math.h"
 
-/* The optimizer kernels: one pass over a parameter per step. The update's scalars are converted to
- * the element type once per call, so float32 parameters are updated in float arithmetic only. The
- * element functions follow the order of operations of PyTorch's optimizers, so float64 results
- * agree with torch.optim to rounding. */
+/* The optimizer kernels: one pass over a parameter per step, with the element arithmetic of
+ * ops/optimizer_math.h. */
 
 #define SUM_OF_SQUARES_ROWS(T)                                                                     \
     do {                                                                                           \
@@ -28,81 +27,11 @@ int cg_cpu_sum_of_squares(const cg_tensor *x, double *result) {
     return 0;
 }
 
-#define DEFINE_UPDATE_ELEMENTS(T)                                                                  \
-    typedef struct {                                                                               \
-        T grad_scale, weight_decay, param_scale, negative_learning_rate, momentum;                 \
-        T beta1, one_minus_beta1, beta2, one_minus_beta2, negative_step_size;                      \
-        T bias_correction2_sqrt, rho, one_minus_rho, epsilon;                                      \
-        bool decays, has_momentum, nesterov;                                                       \
-    } update_scalars_##T;                                                                          \
-                                                                                                   \
-    static update_scalars_##T update_scalars_##T##_from(const cg_optimizer_update *u) {            \
-        return (update_scalars_##T){                                                               \
-            .grad_scale = (T)u->grad_scale,                                                        \
-            .weight_decay = (T)u->weight_decay,                                                    \
-            .param_scale = (T)u->param_scale,                                                      \
-            .negative_learning_rate = (T)-u->learning_rate,                                        \
-            .momentum = (T)u->momentum,                                                            \
-            .beta1 = (T)u->beta1,                                                                  \
-            .one_minus_beta1 = (T)(1 - u->beta1),                                                  \
-            .beta2 = (T)u->beta2,                                                                  \
-            .one_minus_beta2 = (T)(1 - u->beta2),                                                  \
-            .negative_step_size = (T)-u->step_size,                                                \
-            .bias_correction2_sqrt = (T)u->bias_correction2_sqrt,                                  \
-            .rho = (T)u->rho,                                                                      \
-            .one_minus_rho = (T)(1 - u->rho),                                                      \
-            .epsilon = (T)u->epsilon,                                                              \
-            .decays = u->weight_decay != 0,                                                        \
-            .has_momentum = u->momentum > 0,                                                       \
-            .nesterov = u->nesterov,                                                               \
-        };                                                                                         \
-    }                                                                                              \
-                                                                                                   \
-    /* The gradient as the rule sees it: clipped, plus the L2 penalty of the unscaled p. */        \
-    static inline T effective_grad_##T(const update_scalars_##T *s, T p, T grad) {                 \
-        T g = grad * s->grad_scale;                                                                \
-        return s->decays ? g + s->weight_decay * p : g;                                            \
-    }                                                                                              \
-                                                                                                   \
-    /* Each returns the new p; state a and b are the rule's state[0] and state[1]. */              \
-    static inline T sgd_element_##T(const update_scalars_##T *s, T p, T grad, T *a, T *b) {        \
-        (void)b;                                                                                   \
-        T g = effective_grad_##T(s, p, grad);                                                      \
-        p = p * s->param_scale;                                                                    \
-        if (s->has_momentum) {                                                                     \
-            *a = *a * s->momentum + g;                                                             \
-            g = s->nesterov ? g + s->momentum * *a : *a;                                           \
-        }                                                                                          \
-        return p + s->negative_learning_rate * g;                                                  \
-    }                                                                                              \
-                                                                                                   \
-    static inline T adam_element_##T(const update_scalars_##T *s, T p, T grad, T *a, T *b) {       \
-        const T g = effective_grad_##T(s, p, grad);                                                \
-        p = p * s->param_scale;                                                                    \
-        *a = *a * s->beta1 + s->one_minus_beta1 * g;                                               \
-        *b = *b * s->beta2 + s->one_minus_beta2 * g * g;                                           \
-        const T denominator = sqrt(*b) / s->bias_correction2_sqrt + s->epsilon;                    \
-        return p + s->negative_step_size * *a / denominator;                                       \
-    }                                                                                              \
-                                                                                                   \
-    static inline T rmsprop_element_##T(const update_scalars_##T *s, T p, T grad, T *a, T *b) {    \
-        const T g = effective_grad_##T(s, p, grad);                                                \
-        p = p * s->param_scale;                                                                    \
-        *a = *a * s->rho + s->one_minus_rho * g * g;                                               \
-        const T average = sqrt(*a) + s->epsilon;                                                   \
-        if (!s->has_momentum) return p + s->negative_learning_rate * g / average;                  \
-        *b = *b * s->momentum + g / average;                                                       \
-        return p + s->negative_learning_rate * *b;                                                 \
-    }
-
-DEFINE_UPDATE_ELEMENTS(float)
-DEFINE_UPDATE_ELEMENTS(double)
-
 /* Runs ELEMENT over every row; rows where every operand is dense get a unit-stride loop the
  * compiler can vectorise. */
 #define UPDATE_ROWS(T, ELEMENT)                                                                    \
     do {                                                                                           \
-        const update_scalars_##T s = update_scalars_##T##_from(update);                            \
+        const cg_update_scalars_##T s = cg_update_scalars_##T##_from(update);                            \
         T *ps = cg_tensor_data(param), *as = cg_tensor_data(a), *bs = cg_tensor_data(b);           \
         const T *gs = cg_tensor_data(grad);                                                        \
         const bool unit = sp == 1 && sg == 1 && sa == 1 && sb == 1;                                \
@@ -120,9 +49,9 @@ DEFINE_UPDATE_ELEMENTS(double)
         }                                                                                          \
     } while (0)
 
-#define SGD_ROWS(T) UPDATE_ROWS(T, sgd_element)
-#define ADAM_ROWS(T) UPDATE_ROWS(T, adam_element)
-#define RMSPROP_ROWS(T) UPDATE_ROWS(T, rmsprop_element)
+#define SGD_ROWS(T) UPDATE_ROWS(T, cg_sgd_element)
+#define ADAM_ROWS(T) UPDATE_ROWS(T, cg_adam_element)
+#define RMSPROP_ROWS(T) UPDATE_ROWS(T, cg_rmsprop_element)
 
 int cg_cpu_optimizer_update(const cg_optimizer_update *update, cg_tensor *param,
                             const cg_tensor *grad, cg_tensor *const *state) {

@@ -3,6 +3,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "core/alloc.h"
+#include "ops/line_math.h"
 
 /* Reductions accumulate in double whatever the dtype, so float32 sums keep their precision. */
 int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out) {
@@ -68,18 +69,10 @@ int cg_cpu_arg_reduce(const cg_tensor *x, int dim, bool is_max, cg_tensor *out) 
 #define ARG_ROWS(T)                                                                                \
     do {                                                                                           \
         const T *xs = cg_tensor_data(x);                                                           \
-        while (cg_strided_loop_next(&loop)) {                                                      \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                const T *line = xs + loop.offsets[0] + i * sx;                                     \
-                int64_t best = 0;                                                                  \
-                for (int64_t k = 1; k < length; k++) {                                             \
-                    T v = line[k * step], b = line[best * step];                                   \
-                    if (b != b) break;                                                             \
-                    if (v != v || (is_max ? v > b : v < b)) best = k;                              \
-                }                                                                                  \
-                os[loop.offsets[1] + i * so] = best;                                               \
-            }                                                                                      \
-        }                                                                                          \
+        while (cg_strided_loop_next(&loop))                                                        \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                os[loop.offsets[1] + i * so] =                                                     \
+                    CG_ARG_EXTREMUM_LINE(xs + loop.offsets[0] + i * sx, step, length, is_max);     \
     } while (0)
     CG_CPU_ANY_DISPATCH(x->dtype, ARG_ROWS);
 #undef ARG_ROWS
@@ -96,22 +89,10 @@ int cg_cpu_softmax(const cg_tensor *x, int dim, bool take_log, cg_tensor *out) {
     do {                                                                                           \
         const T *xs = cg_tensor_data(x);                                                           \
         T *os = cg_tensor_data(out);                                                               \
-        while (cg_strided_loop_next(&loop)) {                                                      \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                const T *in = xs + loop.offsets[0] + i * sx;                                       \
-                T *o = os + loop.offsets[1] + i * so;                                              \
-                double max = -INFINITY, sum = 0;                                                   \
-                for (int64_t k = 0; k < length; k++)                                               \
-                    if ((double)in[k * xstep] > max) max = (double)in[k * xstep];                  \
-                for (int64_t k = 0; k < length; k++)                                               \
-                    sum += exp((double)in[k * xstep] - max);                                       \
-                double log_sum = log(sum);                                                         \
-                for (int64_t k = 0; k < length; k++) {                                             \
-                    double shifted = (double)in[k * xstep] - max;                                  \
-                    o[k * ostep] = (T)(take_log ? shifted - log_sum : exp(shifted) / sum);         \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+        while (cg_strided_loop_next(&loop))                                                        \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                CG_SOFTMAX_LINE(xs + loop.offsets[0] + i * sx, xstep,                              \
+                                os + loop.offsets[1] + i * so, ostep, length, take_log);           \
     } while (0)
     CG_CPU_FLOAT_DISPATCH(x->dtype, SOFTMAX_ROWS);
 #undef SOFTMAX_ROWS
@@ -127,24 +108,15 @@ int cg_cpu_softmax_backward(const cg_tensor *y, const cg_tensor *grad_out, int d
     const int64_t sx = cg_strided_row_stride(&loop, 2);
     const int64_t ystep = y->strides[dim], gstep = grad_out->strides[dim];
     const int64_t xstep = grad_x->strides[dim];
-    /* softmax: dx = y * (g - sum(g * y)); log-softmax: dx = g - exp(y) * sum(g). */
 #define SOFTMAX_BACKWARD_ROWS(T)                                                                   \
     do {                                                                                           \
         const T *ys = cg_tensor_data(y), *gs = cg_tensor_data(grad_out);                           \
         T *xs = cg_tensor_data(grad_x);                                                            \
-        while (cg_strided_loop_next(&loop)) {                                                      \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                const T *yl = ys + loop.offsets[0] + i * sy, *gl = gs + loop.offsets[1] + i * sg;  \
-                T *dl = xs + loop.offsets[2] + i * sx;                                             \
-                double dot = 0;                                                                    \
-                for (int64_t k = 0; k < length; k++)                                               \
-                    dot += (double)gl[k * gstep] * (take_log ? 1.0 : (double)yl[k * ystep]);       \
-                for (int64_t k = 0; k < length; k++) {                                             \
-                    double yv = (double)yl[k * ystep], gv = (double)gl[k * gstep];                 \
-                    dl[k * xstep] = (T)(take_log ? gv - exp(yv) * dot : yv * (gv - dot));          \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+        while (cg_strided_loop_next(&loop))                                                        \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                CG_SOFTMAX_BACKWARD_LINE(ys + loop.offsets[0] + i * sy, ystep,                     \
+                                         gs + loop.offsets[1] + i * sg, gstep,                     \
+                                         xs + loop.offsets[2] + i * sx, xstep, length, take_log);  \
     } while (0)
     CG_CPU_FLOAT_DISPATCH(y->dtype, SOFTMAX_BACKWARD_ROWS);
 #undef SOFTMAX_BACKWARD_ROWS

@@ -1,12 +1,34 @@
+/* The GEMM entry points: the CBLAS bridge, and the built-in product in the Goto/BLIS scheme.
+ *
+ * For each nc-column block of op(B) and each kc-deep slice of it, the slice is packed into
+ * nr-column panels; then for each mc-row block of op(A) the block is packed into mr-row panels,
+ * and the micro-kernel multiplies every pair of panels into an mr x nr tile of C. The first
+ * slice overwrites C, the later ones add to it. Tiles that stick out of C are computed into a
+ * scratch tile and the part inside C is copied out, so one kernel serves every size. Blocks are
+ * balanced (784 = 4 x 196 rather than 3 x 256 + 16), so no block is a thin leftover. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "backend/cpu/gemm.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "backend/cpu/gemm_kernel.h"
+#include "core/thread_pool.h"
 
 #ifdef CG_HAVE_CBLAS
 #include <cblas.h>
 #endif
 
-static _Thread_local bool builtin_forced;
+/* Products of fewer multiply-adds than this run the direct loop: packing costs more than it
+ * saves on them. */
+static const int64_t SMALL_PRODUCT = 8 * 1024;
+/* A thread's share of a split product is at least this many multiply-adds, so waking a worker
+ * (some microseconds) stays a small part of the time it saves. */
+static const int64_t MIN_WORK_PER_THREAD = 1024 * 1024;
+
+static _Thread_local bool builtin_forced, generic_forced;
 
 bool cg_gemm_has_blas(void) {
 #ifdef CG_HAVE_CBLAS
@@ -22,42 +44,265 @@ bool cg_gemm_force_builtin(bool force) {
     return previous;
 }
 
-/* The built-in kernel: blocks of K and N sized for the L1/L2 caches, an i-p-j order whose inner
- * loop streams a row of B into a row of C (vectorised by the compiler). op(A) and op(B) are read
- * through strides, so transposed operands need no copy. */
-enum { BLOCK_K = 256, BLOCK_N = 512 };
+bool cg_gemm_force_generic(bool force) {
+    bool previous = generic_forced;
+    generic_forced = force;
+    return previous;
+}
+
+void cg_gemm_blas_set_num_threads(int count) {
+#ifdef CG_HAVE_OPENBLAS_THREADS
+    openblas_set_num_threads(count);
+#else
+    (void)count;
+#endif
+}
+
+/* ----- choosing the micro-kernels ----- */
+
+static pthread_once_t kernels_chosen = PTHREAD_ONCE_INIT;
+static const cg_gemm_kernel_set *native_kernels;
+
+static void choose_kernels(void) {
+    native_kernels = cg_gemm_avx2_kernels();
+    if (!native_kernels) native_kernels = &cg_gemm_generic_kernels;
+}
+
+static const cg_gemm_kernel_set *kernel_set(void) {
+    if (generic_forced) return &cg_gemm_generic_kernels;
+    pthread_once(&kernels_chosen, choose_kernels);
+    return native_kernels;
+}
+
+const char *cg_gemm_kernel_name(void) { return kernel_set()->name; }
+
+/* ----- the product and the per-dtype pieces ----- */
+
+/* C = op(A) op(B), with byte addresses so the blocking code serves every dtype. */
+typedef struct {
+    bool trans_a, trans_b;
+    int64_t m, n, k;
+    const char *a, *b;
+    char *c;
+    int64_t lda, ldb, ldc;
+} gemm_problem;
+
+typedef struct {
+    size_t element_size;
+    /* C (rows x cols) = or += the top-left of a scratch tile whose rows are tile_width long. */
+    void (*store_tile)(const void *tile, int tile_width, void *c, int64_t ldc, int64_t rows,
+                       int64_t cols, bool accumulate);
+    /* The whole product by the direct loop, which needs no memory. */
+    void (*multiply_directly)(const gemm_problem *problem);
+} element_ops;
+
+#define DEFINE_STORE_TILE(T, SUFFIX)                                                               \
+    static void store_tile_##SUFFIX(const void *tile, int tile_width, void *c, int64_t ldc,        \
+                                    int64_t rows, int64_t cols, bool accumulate) {                 \
+        const T *source = tile;                                                                    \
+        T *out = c;                                                                                \
+        for (int64_t i = 0; i < rows; i++)                                                         \
+            for (int64_t j = 0; j < cols; j++)                                                     \
+                out[i * ldc + j] =                                                                 \
+                    (accumulate ? out[i * ldc + j] : 0) + source[i * tile_width + j];              \
+    }
+
+/* The direct loop: an i-p-j order whose inner loop streams a row of op(B) into a row of C, read
+ * through strides so transposed operands need no copy. */
+#define DEFINE_MULTIPLY_DIRECTLY(T, SUFFIX)                                                        \
+    static void multiply_directly_##SUFFIX(const gemm_problem *pr) {                               \
+        const T *a = (const T *)pr->a, *b = (const T *)pr->b;                                      \
+        T *c = (T *)pr->c;                                                                         \
+        const int64_t a_row = pr->trans_a ? 1 : pr->lda, a_col = pr->trans_a ? pr->lda : 1;        \
+        const int64_t b_row = pr->trans_b ? 1 : pr->ldb, b_col = pr->trans_b ? pr->ldb : 1;        \
+        for (int64_t i = 0; i < pr->m; i++) {                                                      \
+            T *c_row = c + i * pr->ldc;                                                            \
+            memset(c_row, 0, sizeof(T) * (size_t)pr->n);                                           \
+            for (int64_t p = 0; p < pr->k; p++) {                                                  \
+                const T a_ip = a[i * a_row + p * a_col];                                           \
+                const T *b_row_p = b + p * b_row;                                                  \
+                if (b_col == 1)                                                                    \
+                    for (int64_t j = 0; j < pr->n; j++)                                            \
+                        c_row[j] += a_ip * b_row_p[j];                                             \
+                else                                                                               \
+                    for (int64_t j = 0; j < pr->n; j++)                                            \
+                        c_row[j] += a_ip * b_row_p[j * b_col];                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+#define DEFINE_ELEMENT_OPS(T, SUFFIX)                                                              \
+    DEFINE_STORE_TILE(T, SUFFIX)                                                                   \
+    DEFINE_MULTIPLY_DIRECTLY(T, SUFFIX)                                                            \
+    static const element_ops SUFFIX##_ops = {sizeof(T), store_tile_##SUFFIX,                       \
+                                             multiply_directly_##SUFFIX};
+
+DEFINE_ELEMENT_OPS(float, f32)
+DEFINE_ELEMENT_OPS(double, f64)
+
+/* ----- packing buffers ----- */
+
+/* Each thread keeps its packing buffer, grown on demand, so a steady stream of products allocates
+ * nothing; the buffer is freed when its thread exits. */
+static pthread_once_t workspace_key_created = PTHREAD_ONCE_INIT;
+static pthread_key_t workspace_key;
+static bool workspace_key_usable;
+static _Thread_local size_t workspace_bytes;
+
+static void create_workspace_key(void) {
+    workspace_key_usable = pthread_key_create(&workspace_key, free) == 0;
+}
+
+/* A 64-byte aligned buffer of at least bytes for this thread; NULL when memory is short. */
+static char *workspace(size_t bytes) {
+    pthread_once(&workspace_key_created, create_workspace_key);
+    if (!workspace_key_usable) return NULL;
+    char *current = pthread_getspecific(workspace_key);
+    if (bytes <= workspace_bytes) return current;
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    char *grown = aligned_alloc(64, rounded);
+    if (!grown || pthread_setspecific(workspace_key, grown) != 0) {
+        free(grown);
+        return NULL;
+    }
+    free(current);
+    workspace_bytes = rounded;
+    return grown;
+}
+
+/* ----- blocking ----- */
+
+static int64_t min64(int64_t x, int64_t y) { return x < y ? x : y; }
+static int64_t round_up(int64_t x, int64_t unit) { return (x + unit - 1) / unit * unit; }
+
+/* The size of the blocks that cut length into as few blocks of at most block as possible, all
+ * about equal, rounded up to a multiple of unit (block is one too). */
+static int64_t balanced_block(int64_t length, int64_t block, int64_t unit) {
+    const int64_t count = (length + block - 1) / block;
+    return round_up((length + count - 1) / count, unit);
+}
+
+/* The address of op(X)[row][col]. */
+static const char *element_at(const char *x, int64_t ld, bool trans, int64_t row, int64_t col,
+                              size_t element_size) {
+    return x + (size_t)(trans ? col * ld + row : row * ld + col) * element_size;
+}
+
+/* Multiplies a packed mc x kc block of A by a packed kc x nc block of B into C. The B panel stays
+ * in L1 while the loop runs down the A panels. */
+static void multiply_packed(const cg_gemm_kernel *kernel, const element_ops *ops, int64_t mc,
+                            int64_t nc, int64_t kc, const char *packed_a, const char *packed_b,
+                            char *c, int64_t ldc, bool accumulate) {
+    _Alignas(64) char tile[CG_GEMM_MAX_TILE_BYTES];
+    const size_t size = ops->element_size;
+    for (int64_t jr = 0; jr < nc; jr += kernel->nr) {
+        const int64_t cols = min64(kernel->nr, nc - jr);
+        const char *b_panel = packed_b + (size_t)(jr * kc) * size;
+        for (int64_t ir = 0; ir < mc; ir += kernel->mr) {
+            const int64_t rows = min64(kernel->mr, mc - ir);
+            const char *a_panel = packed_a + (size_t)(ir * kc) * size;
+            char *c_tile = c + (size_t)(ir * ldc + jr) * size;
+            if (rows == kernel->mr && cols == kernel->nr) {
+                kernel->multiply(kc, a_panel, b_panel, c_tile, ldc, accumulate);
+            } else {
+                kernel->multiply(kc, a_panel, b_panel, tile, kernel->nr, false);
+                ops->store_tile(tile, kernel->nr, c_tile, ldc, rows, cols, accumulate);
+            }
+        }
+    }
+}
+
+static void multiply_blocked(const cg_gemm_kernel *kernel, const element_ops *ops,
+                             const gemm_problem *pr) {
+    const size_t size = ops->element_size;
+    const int64_t kc_block = balanced_block(pr->k, kernel->kc, 1);
+    const int64_t mc_block = balanced_block(pr->m, kernel->mc, kernel->mr);
+    const int64_t nc_block = balanced_block(pr->n, kernel->nc, kernel->nr);
+    const size_t a_bytes = (size_t)(mc_block * kc_block) * size;
+    char *packed_a = workspace(a_bytes + (size_t)(kc_block * nc_block) * size);
+    if (!packed_a) {
+        ops->multiply_directly(pr);
+        return;
+    }
+    char *packed_b = packed_a + a_bytes;
+    for (int64_t jc = 0; jc < pr->n; jc += nc_block) {
+        const int64_t nc = min64(nc_block, pr->n - jc);
+        for (int64_t pc = 0; pc < pr->k; pc += kc_block) {
+            const int64_t kc = min64(kc_block, pr->k - pc);
+            /* op(B)'s columns are the rows of op(B) transposed. */
+            kernel->pack(!pr->trans_b, element_at(pr->b, pr->ldb, pr->trans_b, pc, jc, size),
+                      pr->ldb, nc, kc, kernel->nr, packed_b);
+            for (int64_t ic = 0; ic < pr->m; ic += mc_block) {
+                const int64_t mc = min64(mc_block, pr->m - ic);
+                kernel->pack(pr->trans_a, element_at(pr->a, pr->lda, pr->trans_a, ic, pc, size),
+                          pr->lda, mc, kc, kernel->mr, packed_a);
+                multiply_packed(kernel, ops, mc, nc, kc, packed_a, packed_b,
+                                pr->c + (size_t)(ic * pr->ldc + jc) * size, pr->ldc, pc > 0);
+            }
+        }
+    }
+}
+
+/* ----- threads ----- */
+
+/* A product split into strips of C, whole tiles wide (columns) or high (rows); each thread
+ * multiplies its strips with its own packing buffers. */
+typedef struct {
+    const cg_gemm_kernel *kernel;
+    const element_ops *ops;
+    const gemm_problem *whole;
+    bool split_columns;
+} split_product;
+
+static void multiply_strips(int64_t begin, int64_t end, void *ctx) {
+    const split_product *split = ctx;
+    const gemm_problem *whole = split->whole;
+    gemm_problem part = *whole;
+    const size_t size = split->ops->element_size;
+    if (split->split_columns) {
+        const int64_t first = begin * split->kernel->nr;
+        part.n = min64(end * split->kernel->nr, whole->n) - first;
+        part.b = element_at(whole->b, whole->ldb, whole->trans_b, 0, first, size);
+        part.c = whole->c + (size_t)first * size;
+    } else {
+        const int64_t first = begin * split->kernel->mr;
+        part.m = min64(end * split->kernel->mr, whole->m) - first;
+        part.a = element_at(whole->a, whole->lda, whole->trans_a, first, 0, size);
+        part.c = whole->c + (size_t)(first * whole->ldc) * size;
+    }
+    multiply_blocked(split->kernel, split->ops, &part);
+}
+
+static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kernel,
+                             const gemm_problem *pr) {
+    if (pr->m <= 0 || pr->n <= 0) return;
+    const int64_t work = pr->m * pr->n * pr->k;
+    if (work < SMALL_PRODUCT) {
+        ops->multiply_directly(pr);
+        return;
+    }
+    const int64_t row_tiles = (pr->m + kernel->mr - 1) / kernel->mr;
+    const int64_t col_tiles = (pr->n + kernel->nr - 1) / kernel->nr;
+    const split_product split = {kernel, ops, pr, col_tiles >= row_tiles};
+    const int64_t tiles = split.split_columns ? col_tiles : row_tiles;
+    const int64_t work_per_tile = work / tiles;
+    cg_parallel_for(tiles, (MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile,
+                    multiply_strips, (void *)&split);
+}
 
 #define DEFINE_BUILTIN_GEMM(T, SUFFIX)                                                             \
     void cg_gemm_builtin_##SUFFIX(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,     \
                                   const T *a, int64_t lda, const T *b, int64_t ldb, T *c,          \
                                   int64_t ldc) {                                                   \
-        const int64_t a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;                        \
-        const int64_t b_row = trans_b ? 1 : ldb, b_col = trans_b ? ldb : 1;                        \
-        for (int64_t i = 0; i < m; i++)                                                            \
-            memset(c + i * ldc, 0, sizeof(T) * (size_t)n);                                         \
-        for (int64_t j0 = 0; j0 < n; j0 += BLOCK_N) {                                              \
-            const int64_t j1 = j0 + BLOCK_N < n ? j0 + BLOCK_N : n;                                \
-            for (int64_t p0 = 0; p0 < k; p0 += BLOCK_K) {                                          \
-                const int64_t p1 = p0 + BLOCK_K < k ? p0 + BLOCK_K : k;                            \
-                for (int64_t i = 0; i < m; i++) {                                                  \
-                    T *crow = c + i * ldc;                                                         \
-                    for (int64_t p = p0; p < p1; p++) {                                            \
-                        const T av = a[i * a_row + p * a_col];                                     \
-                        const T *brow = b + p * b_row;                                             \
-                        if (b_col == 1)                                                            \
-                            for (int64_t j = j0; j < j1; j++)                                      \
-                                crow[j] += av * brow[j];                                           \
-                        else                                                                       \
-                            for (int64_t j = j0; j < j1; j++)                                      \
-                                crow[j] += av * brow[j * b_col];                                   \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+        const gemm_problem problem = {trans_a,          trans_b,          m,   n,   k,  \
+                                      (const char *)a, (const char *)b, (char *)c, lda, ldb, ldc}; \
+        multiply_builtin(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem);                          \
     }
 
 DEFINE_BUILTIN_GEMM(float, f32)
 DEFINE_BUILTIN_GEMM(double, f64)
+
+/* ----- dispatch ----- */
 
 #ifdef CG_HAVE_CBLAS
 #define BLAS_TRANSPOSE(flag) ((flag) ? CblasTrans : CblasNoTrans)
@@ -67,6 +312,7 @@ void cg_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
                  int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
 #ifdef CG_HAVE_CBLAS
     if (!builtin_forced && m > 0 && n > 0) {
+        cg_threads_configure();
         cblas_sgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
                     (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
         return;
@@ -79,6 +325,7 @@ void cg_gemm_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
                  int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc) {
 #ifdef CG_HAVE_CBLAS
     if (!builtin_forced && m > 0 && n > 0) {
+        cg_threads_configure();
         cblas_dgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
                     (int)k, 1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
         return;

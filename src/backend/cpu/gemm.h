@@ -1,6 +1,9 @@
 /* General matrix products C = op(A) op(B) (C overwritten, row-major, leading dimension ldc), where
  * op transposes when the flag is set. A CBLAS does the work when one was found at build time;
- * the built-in kernel is always compiled, so tests can compare the two. */
+ * the built-in kernel is always compiled, so tests can compare the two. The built-in kernel packs
+ * operands into cache-sized blocks for a register-blocked micro-kernel (AVX2 + FMA where the CPU
+ * has them), splits large products across cg_get_num_threads() threads, and multiplies small ones
+ * directly. */
 #ifndef CG_BACKEND_CPU_GEMM_H
 #define CG_BACKEND_CPU_GEMM_H
 
@@ -23,5 +26,13 @@ void cg_gemm_builtin_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 bool cg_gemm_has_blas(void);
 /* Forces the built-in kernel on this thread even when a CBLAS exists; returns the old setting. */
 bool cg_gemm_force_builtin(bool force);
+/* Makes the built-in kernel use its portable micro-kernel on this thread even on a CPU with
+ * AVX2 and FMA, so tests reach the path other CPUs take; returns the old setting. */
+bool cg_gemm_force_generic(bool force);
+/* The name of the micro-kernels the built-in GEMM uses on this thread ("avx2", "generic"). */
+const char *cg_gemm_kernel_name(void);
+
+/* Sets the CBLAS's own thread count when it is OpenBLAS; does nothing otherwise. */
+void cg_gemm_blas_set_num_threads(int count);
 
 #endif

@@ -1,0 +1,185 @@
+/* AVX2 + FMA micro-kernels: 6 x 16 for float32 and 6 x 8 for float64, two vector registers
+ * per row of the tile, so 12 accumulators, 2 loads of B and a broadcast of A fill 15 of the 16
+ * ymm registers. Only these functions are compiled for AVX2 (the target attribute), so the rest
+ * of the library runs on any x86-64, and the CPU is asked at run time before they are used. */
+#include "backend/cpu/gemm_kernel.h"
+
+#include <stddef.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+
+#include <immintrin.h>
+
+enum { TILE_ROWS = 6 };
+/* Loops over a tile's rows are unrolled first, so the tile is held in registers, not memory. */
+#define UNROLLED _Pragma("GCC unroll 8")
+
+/* The tile's rows are kept as pairs of vectors of LANES elements each. */
+#define DEFINE_AVX2_KERNEL(name, T, VECTOR, LANES, SET_ZERO, BROADCAST, LOAD, STORE, ADD, FMADD)   \
+    __attribute__((target("avx2,fma"))) static void name(int64_t kc, const void *packed_a,        \
+                                                         const void *packed_b, void *c_out,        \
+                                                         int64_t ldc, bool accumulate) {           \
+        const T *a = packed_a, *b = packed_b;                                                      \
+        T *c = c_out;                                                                              \
+        VECTOR sum[TILE_ROWS][2];                                                                  \
+        UNROLLED for (int i = 0; i < TILE_ROWS; i++)                                               \
+            sum[i][0] = sum[i][1] = SET_ZERO();                                                    \
+        for (int64_t p = 0; p < kc; p++, a += TILE_ROWS, b += 2 * LANES) {                         \
+            const VECTOR b_low = LOAD(b), b_high = LOAD(b + LANES);                                \
+            UNROLLED for (int i = 0; i < TILE_ROWS; i++) {                                         \
+                const VECTOR a_i = BROADCAST(a + i);                                               \
+                sum[i][0] = FMADD(a_i, b_low, sum[i][0]);                                          \
+                sum[i][1] = FMADD(a_i, b_high, sum[i][1]);                                         \
+            }                                                                                      \
+        }                                                                                          \
+        UNROLLED for (int i = 0; i < TILE_ROWS; i++) {                                             \
+            T *row = c + i * ldc;                                                                  \
+            if (accumulate) {                                                                      \
+                sum[i][0] = ADD(sum[i][0], LOAD(row));                                             \
+                sum[i][1] = ADD(sum[i][1], LOAD(row + LANES));                                     \
+            }                                                                                      \
+            STORE(row, sum[i][0]);                                                                 \
+            STORE(row + LANES, sum[i][1]);                                                         \
+        }                                                                                          \
+    }
+
+DEFINE_AVX2_KERNEL(multiply_f32, float, __m256, 8, _mm256_setzero_ps, _mm256_broadcast_ss,
+                   _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps, _mm256_fmadd_ps)
+DEFINE_AVX2_KERNEL(multiply_f64, double, __m256d, 4, _mm256_setzero_pd, _mm256_broadcast_sd,
+                   _mm256_loadu_pd, _mm256_storeu_pd, _mm256_add_pd, _mm256_fmadd_pd)
+
+/* The helpers below are inlined into the packing loops, so their arrays stay in registers. */
+#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* Transposes the 8 x 8 block held in v (v[r] = row r) in place (v[c] = column c). */
+AVX2_INLINE void transpose_8x8(__m256 v[8]) {
+    __m256 pairs[8], quads[8];
+    UNROLLED for (int r = 0; r < 8; r += 2) {
+        pairs[r] = _mm256_unpacklo_ps(v[r], v[r + 1]);
+        pairs[r + 1] = _mm256_unpackhi_ps(v[r], v[r + 1]);
+    }
+    UNROLLED for (int r = 0; r < 8; r += 4) {
+        quads[r] = _mm256_shuffle_ps(pairs[r], pairs[r + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        quads[r + 1] = _mm256_shuffle_ps(pairs[r], pairs[r + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        quads[r + 2] = _mm256_shuffle_ps(pairs[r + 1], pairs[r + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        quads[r + 3] = _mm256_shuffle_ps(pairs[r + 1], pairs[r + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    UNROLLED for (int c = 0; c < 4; c++) {
+        v[c] = _mm256_permute2f128_ps(quads[c], quads[c + 4], 0x20);
+        v[c + 4] = _mm256_permute2f128_ps(quads[c], quads[c + 4], 0x31);
+    }
+}
+
+/* Stores the first count (1 to 8) lanes of v. */
+AVX2_INLINE void store_lanes(float *out, __m256 v, int count) {
+    if (count == 8) {
+        _mm256_storeu_ps(out, v);
+        return;
+    }
+    __m128 part = _mm256_castps256_ps128(v);
+    if (count >= 4) {
+        _mm_storeu_ps(out, part);
+        part = _mm256_extractf128_ps(v, 1);
+        out += 4;
+        count -= 4;
+    }
+    if (count >= 2) {
+        _mm_storel_pi((__m64 *)out, part);
+        part = _mm_movehl_ps(part, part);
+        out += 2;
+        count -= 2;
+    }
+    if (count == 1) _mm_store_ss(out, part);
+}
+
+/* One panel (height of its width rows present) of X stored row by row, in groups of up to 8
+ * rows: 8 steps at a time, a group is loaded as an 8 x 8 block (missing rows as zeros),
+ * transposed and stored as 8 steps of the panel. */
+__attribute__((target("avx2,fma"))) static void pack_rows_f32(const float *x, int64_t ld,
+                                                             int64_t height, int64_t depth,
+                                                             int width, float *out) {
+    for (int g = 0; g < width; g += 8) {
+        const int lanes = width - g < 8 ? width - g : 8;
+        const int64_t rows = height - g < 0 ? 0 : height - g < lanes ? height - g : lanes;
+        const float *group = x + g * ld;
+        int64_t p = 0;
+        for (; p + 8 <= depth; p += 8) {
+            __m256 v[8];
+            UNROLLED for (int r = 0; r < 8; r++)
+                v[r] = r < rows ? _mm256_loadu_ps(group + r * ld + p) : _mm256_setzero_ps();
+            transpose_8x8(v);
+            UNROLLED for (int s = 0; s < 8; s++)
+                store_lanes(out + (p + s) * width + g, v[s], lanes);
+        }
+        for (; p < depth; p++)
+            for (int r = 0; r < lanes; r++)
+                out[p * width + g + r] = r < rows ? group[r * ld + p] : 0;
+    }
+}
+
+/* One panel (height of its width rows present, width a multiple of 8) of X stored step by step:
+ * vector copies, masked where rows are missing so they read as zeros. */
+__attribute__((target("avx2,fma"))) static void pack_steps_f32(const float *x, int64_t ld,
+                                                              int64_t height, int64_t depth,
+                                                              int width, float *out) {
+    for (int i = 0; i < width; i += 8) {
+        const int64_t rows = height - i < 0 ? 0 : height - i < 8 ? height - i : 8;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rows), lane);
+        for (int64_t p = 0; p < depth; p++)
+            _mm256_storeu_ps(out + p * width + i,
+                             rows == 8 ? _mm256_loadu_ps(x + p * ld + i)
+                                       : _mm256_maskload_ps(x + p * ld + i, mask));
+    }
+}
+
+/* Vector paths for every panel but those of step-by-step X in widths that are not a multiple of
+ * 8 (an mr-row panel of a transposed A), which the portable packing takes. */
+static void pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth,
+                     int width, void *packed) {
+    if (trans && width % 8 != 0) {
+        cg_gemm_pack_f32(trans, x, ld, rows, depth, width, packed);
+        return;
+    }
+    const float *source = x;
+    float *out = packed;
+    for (int64_t i0 = 0; i0 < rows; i0 += width, out += width * depth) {
+        const int64_t height = rows - i0 < width ? rows - i0 : width;
+        if (trans)
+            pack_steps_f32(source + i0, ld, height, depth, width, out);
+        else
+            pack_rows_f32(source + i0 * ld, ld, height, depth, width, out);
+    }
+}
+
+/* Zen 3 and Haswell-class caches: 32 KiB L1 (a 256 x 16 float panel of B is 16 KiB), 512 KiB of
+ * L2 per core (a 144 x 256 float block of A is 144 KiB), and megabytes of L3 for B's block. */
+static const cg_gemm_kernel_set avx2_kernels = {
+    .name = "avx2",
+    .f32 = {.mr = TILE_ROWS,
+            .nr = 16,
+            .kc = 256,
+            .mc = 144,
+            .nc = 4096,
+            .multiply = multiply_f32,
+            .pack = pack_f32},
+    .f64 = {.mr = TILE_ROWS,
+            .nr = 8,
+            .kc = 256,
+            .mc = 72,
+            .nc = 2048,
+            .multiply = multiply_f64,
+            .pack = cg_gemm_pack_f64},
+};
+
+const cg_gemm_kernel_set *cg_gemm_avx2_kernels(void) {
+    __builtin_cpu_init();
+    const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return usable ? &avx2_kernels : NULL;
+}
+
+#else
+
+const cg_gemm_kernel_set *cg_gemm_avx2_kernels(void) { return NULL; }
+
+#endif

@@ -1,0 +1,62 @@
+/* Portable micro-kernels and packing in plain C: fixed tile sizes let the compiler keep the tile
+ * in registers and vectorise its rows with whatever SIMD the target has (SSE2 on any x86-64, NEON
+ * on AArch64). Tiles of 4 x 8 floats and 4 x 4 doubles fit sixteen 128-bit registers. */
+#include "backend/cpu/gemm_kernel.h"
+
+#define DEFINE_GENERIC_KERNEL(name, T, ROWS, COLS)                                                 \
+    static void name(int64_t kc, const void *packed_a, const void *packed_b, void *c_out,          \
+                     int64_t ldc, bool accumulate) {                                               \
+        const T *a = packed_a, *b = packed_b;                                                      \
+        T *c = c_out;                                                                              \
+        T sum[ROWS][COLS] = {{0}};                                                                 \
+        for (int64_t p = 0; p < kc; p++, a += ROWS, b += COLS)                                     \
+            for (int i = 0; i < ROWS; i++)                                                         \
+                for (int j = 0; j < COLS; j++)                                                     \
+                    sum[i][j] += a[i] * b[j];                                                      \
+        for (int i = 0; i < ROWS; i++)                                                             \
+            for (int j = 0; j < COLS; j++)                                                         \
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum[i][j] : sum[i][j];              \
+    }
+
+/* Each panel is read along X's memory order: step by step when X's rows lie across memory
+ * (trans), row by row otherwise; the rows a last panel lacks are zeros. */
+#define DEFINE_GENERIC_PACK(T, SUFFIX)                                                             \
+    void cg_gemm_pack_##SUFFIX(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth, \
+                               int width, void *packed) {                                          \
+        const T *source = x;                                                                       \
+        T *out = packed;                                                                           \
+        for (int64_t i0 = 0; i0 < rows; i0 += width, out += width * depth) {                      \
+            const int64_t height = rows - i0 < width ? rows - i0 : width;                          \
+            if (trans)                                                                             \
+                for (int64_t p = 0; p < depth; p++)                                                \
+                    for (int64_t i = 0; i < width; i++)                                            \
+                        out[p * width + i] = i < height ? source[p * ld + i0 + i] : 0;             \
+            else                                                                                   \
+                for (int64_t i = 0; i < width; i++)                                                \
+                    for (int64_t p = 0; p < depth; p++)                                            \
+                        out[p * width + i] = i < height ? source[(i0 + i) * ld + p] : 0;           \
+        }                                                                                          \
+    }
+
+DEFINE_GENERIC_KERNEL(multiply_f32, float, 4, 8)
+DEFINE_GENERIC_KERNEL(multiply_f64, double, 4, 4)
+DEFINE_GENERIC_PACK(float, f32)
+DEFINE_GENERIC_PACK(double, f64)
+
+const cg_gemm_kernel_set cg_gemm_generic_kernels = {
+    .name = "generic",
+    .f32 = {.mr = 4,
+            .nr = 8,
+            .kc = 256,
+            .mc = 128,
+            .nc = 4096,
+            .multiply = multiply_f32,
+            .pack = cg_gemm_pack_f32},
+    .f64 = {.mr = 4,
+            .nr = 4,
+            .kc = 256,
+            .mc = 64,
+            .nc = 2048,
+            .multiply = multiply_f64,
+            .pack = cg_gemm_pack_f64},
+};

@@ -1,0 +1,414 @@
+/* Convolution and pooling: float64 gradient checks over strides, paddings, dilations and shapes;
+ * forward values and gradients against PyTorch (tests/fixtures/conv.txt, written by
+ * tests/fixtures/make_conv_fixtures.py) in float64 and float32, with the BLAS and the built-in
+ * matrix product; output shapes, "same" padding and errors. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "fixture.h"
+#include "test.h"
+
+#define GRADCHECK(fn, inputs, count, userdata)                                                     \
+    cg_gradcheck((fn), (inputs), (count), (userdata), 1e-6, 1e-7, 1e-5)
+
+static cg_tensor *variable(cg_shape shape) {
+    return cg_set_requires_grad(cg_randn(shape, CG_FLOAT64), true);
+}
+
+static bool same_shape(const cg_tensor *t, cg_shape shape) {
+    if (!t) return false;
+    cg_shape actual = cg_tensor_shape(t);
+    return actual.ndim == shape.ndim &&
+           memcmp(actual.dims, shape.dims, sizeof(int64_t) * (size_t)shape.ndim) == 0;
+}
+
+/* Values 0.01 apart in a scrambled order (37 is prime to the element count), so no pooling
+ * window has a tie, even after a finite-difference step. */
+static cg_tensor *distinct_values(cg_shape shape) {
+    int64_t count = 1;
+    for (int d = 0; d < shape.ndim; d++)
+        count *= shape.dims[d];
+    double *values = malloc(sizeof(double) * (size_t)count);
+    if (!values) return NULL;
+    for (int64_t i = 0; i < count; i++)
+        values[i] = (double)((i * 37) % count) * 0.01 - 1.0;
+    cg_tensor *t = cg_from_array(values, shape, CG_FLOAT64);
+    free(values);
+    return t;
+}
+
+/* ----- gradient checks ----- */
+
+typedef struct {
+    cg_shape x, weight;
+    bool bias;
+    cg_conv2d_options options;
+} conv_case;
+
+static cg_tensor *conv_fn(cg_tensor **inputs, void *userdata) {
+    const conv_case *c = userdata;
+    return cg_conv2d(inputs[0], inputs[1], c->bias ? inputs[2] : NULL, &c->options);
+}
+
+TEST(conv2d_gradients_over_strides_paddings_and_dilations) {
+    const conv_case cases[] = {
+        {CG_SHAPE(2, 3, 5, 4), CG_SHAPE(2, 3, 3, 3), true, {0}},
+        {CG_SHAPE(2, 2, 5, 6), CG_SHAPE(3, 2, 3, 3), false, {.padding_h = 1, .padding_w = 1}},
+        {CG_SHAPE(2, 2, 7, 6),
+         CG_SHAPE(2, 2, 3, 3),
+         true,
+         {.stride_h = 2, .stride_w = 2, .padding_h = 1, .padding_w = 1}},
+        {CG_SHAPE(1, 3, 6, 7), CG_SHAPE(2, 3, 2, 3), true, {.stride_h = 2, .padding_same = true}},
+        {CG_SHAPE(2, 2, 5, 6), CG_SHAPE(2, 2, 2, 4), false, {.padding_same = true}},
+        {CG_SHAPE(2, 2, 7, 6),
+         CG_SHAPE(2, 2, 3, 2),
+         true,
+         {.dilation_h = 2, .dilation_w = 2, .padding_h = 1}},
+        {CG_SHAPE(2, 2, 8, 7),
+         CG_SHAPE(2, 2, 2, 3),
+         false,
+         {.stride_h = 2, .stride_w = 3, .dilation_h = 2, .padding_same = true}},
+        {CG_SHAPE(3, 2, 4, 5), CG_SHAPE(3, 2, 1, 1), true, {0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cg_scope_begin();
+        cg_tensor *inputs[3] = {variable(cases[i].x), variable(cases[i].weight),
+                                variable(CG_SHAPE(cases[i].weight.dims[0]))};
+        CHECK(GRADCHECK(conv_fn, inputs, cases[i].bias ? 3 : 2, (void *)&cases[i]) == 0);
+        cg_scope_end();
+    }
+}
+
+/* Strided views of x and weight reach the kernels as contiguous copies; the gradient flows back
+ * through the copies. */
+static cg_tensor *transposed_conv_fn(cg_tensor **inputs, void *userdata) {
+    (void)userdata;
+    const cg_conv2d_options options = {.padding_h = 1};
+    return cg_conv2d(cg_transpose(inputs[0], 2, 3), cg_transpose(inputs[1], 2, 3), inputs[2],
+                     &options);
+}
+
+TEST(conv2d_gradients_through_transposed_operands) {
+    cg_scope_begin();
+    cg_tensor *inputs[3] = {variable(CG_SHAPE(2, 2, 6, 4)), variable(CG_SHAPE(3, 2, 2, 3)),
+                            variable(CG_SHAPE(3))};
+    CHECK(GRADCHECK(transposed_conv_fn, inputs, 3, NULL) == 0);
+    cg_scope_end();
+}
+
+/* Only one operand requires grad: the backward rule must skip the other. */
+typedef struct {
+    cg_tensor *constant;
+    bool constant_is_input;
+} one_operand_case;
+
+static cg_tensor *one_operand_fn(cg_tensor **inputs, void *userdata) {
+    const one_operand_case *c = userdata;
+    const cg_conv2d_options options = {.stride_h = 2, .padding_w = 1};
+    return c->constant_is_input ? cg_conv2d(c->constant, inputs[0], NULL, &options)
+                                : cg_conv2d(inputs[0], c->constant, NULL, &options);
+}
+
+TEST(conv2d_gradients_of_one_operand_alone) {
+    cg_scope_begin();
+    one_operand_case weight_only = {cg_randn(CG_SHAPE(2, 2, 5, 5), CG_FLOAT64), true};
+    one_operand_case input_only = {cg_randn(CG_SHAPE(3, 2, 3, 2), CG_FLOAT64), false};
+    cg_tensor *weight = variable(CG_SHAPE(3, 2, 3, 2)), *x = variable(CG_SHAPE(2, 2, 5, 5));
+    CHECK(GRADCHECK(one_operand_fn, &weight, 1, &weight_only) == 0);
+    CHECK(GRADCHECK(one_operand_fn, &x, 1, &input_only) == 0);
+    cg_scope_end();
+}
+
+/* A batch too large for one pass of the kernels (they work on about a million matrix elements at
+ * a time; here 11 samples of (72 taps + 4 filters) x 1520 positions) is split into groups, the
+ * last one smaller; each sample must come out as if convolved alone. */
+TEST(conv2d_of_a_large_batch_matches_each_sample_alone) {
+    enum { BATCH = 11 };
+    cg_scope_begin();
+    cg_tensor *x = variable(CG_SHAPE(BATCH, 8, 40, 40));
+    cg_tensor *weight = variable(CG_SHAPE(4, 8, 3, 3));
+    cg_tensor *bias = variable(CG_SHAPE(4));
+    cg_tensor *w = cg_randn(CG_SHAPE(BATCH, 4, 40, 38), CG_FLOAT64);
+    const cg_conv2d_options options = {.padding_h = 1};
+    cg_tensor *out = cg_conv2d(x, weight, bias, &options);
+    CHECK(cg_backward_with(out, w) == 0);
+    cg_tensor *batch_grads[3] = {cg_clone(cg_grad(x)), cg_clone(cg_grad(weight)),
+                                 cg_clone(cg_grad(bias))};
+    cg_zero_grad(x);
+    cg_zero_grad(weight);
+    cg_zero_grad(bias);
+    for (int64_t n = 0; n < BATCH; n++) {
+        cg_tensor *alone = cg_conv2d(cg_narrow(x, 0, n, 1), weight, bias, &options);
+        CHECK_TENSOR_CLOSE(alone, cg_narrow(out, 0, n, 1), 1e-12, 0);
+        CHECK(cg_backward_with(alone, cg_narrow(w, 0, n, 1)) == 0);
+    }
+    CHECK_TENSOR_CLOSE(cg_grad(x), batch_grads[0], 1e-12, 0);
+    CHECK_TENSOR_CLOSE(cg_grad(weight), batch_grads[1], 1e-10, 0);
+    CHECK_TENSOR_CLOSE(cg_grad(bias), batch_grads[2], 1e-10, 0);
+    cg_scope_end();
+}
+
+typedef struct {
+    bool max;
+    int kernel_h, kernel_w, stride_h, stride_w;
+} pool_case;
+
+static cg_tensor *pool_fn(cg_tensor **inputs, void *userdata) {
+    const pool_case *c = userdata;
+    return c->max ? cg_max_pool2d(inputs[0], c->kernel_h, c->kernel_w, c->stride_h, c->stride_w)
+                  : cg_avg_pool2d(inputs[0], c->kernel_h, c->kernel_w, c->stride_h, c->stride_w);
+}
+
+TEST(pooling_gradients) {
+    const pool_case windows[] = {{.kernel_h = 2, .kernel_w = 2},
+                                 {.kernel_h = 3, .kernel_w = 2, .stride_h = 1, .stride_w = 2},
+                                 {.kernel_h = 2, .kernel_w = 3, .stride_h = 2, .stride_w = 1}};
+    const cg_shape shapes[] = {CG_SHAPE(2, 2, 6, 7), CG_SHAPE(2, 3, 5, 5), CG_SHAPE(1, 2, 7, 5)};
+    for (int i = 0; i < 6; i++) {
+        cg_scope_begin();
+        pool_case c = windows[i % 3];
+        c.max = i >= 3;
+        cg_tensor *x = cg_set_requires_grad(distinct_values(shapes[i % 3]), true);
+        CHECK(GRADCHECK(pool_fn, &x, 1, &c) == 0);
+        cg_scope_end();
+    }
+}
+
+static cg_tensor *global_avg_pool_fn(cg_tensor **inputs, void *userdata) {
+    (void)userdata;
+    return cg_global_avg_pool2d(inputs[0]);
+}
+
+TEST(global_avg_pool2d_gradients_and_values) {
+    cg_scope_begin();
+    cg_tensor *x = variable(CG_SHAPE(2, 3, 4, 5));
+    CHECK(GRADCHECK(global_avg_pool_fn, &x, 1, NULL) == 0);
+    cg_tensor *pooled = cg_global_avg_pool2d(x);
+    CHECK(same_shape(pooled, CG_SHAPE(2, 3)));
+    const int64_t at[2] = {1, 2};
+    double total = 0;
+    for (int64_t h = 0; h < 4; h++)
+        for (int64_t w = 0; w < 5; w++)
+            total += cg_get(x, (const int64_t[]){1, 2, h, w});
+    CHECK_NEAR(cg_get(pooled, at), total / 20.0, 1e-12);
+    cg_scope_end();
+}
+
+/* ----- against PyTorch ----- */
+
+/* The case's attribute of count values; NULL (and the test failed) when it has none. */
+static const double *attr_values(const fixture_case *fixture, const char *name, int count) {
+    const fixture_attr *attr = fixture_find_attr(fixture, name);
+    if (attr && attr->count == count) return attr->values;
+    test_fail("tests/fixtures/conv.txt", fixture->line, "case %s: no attribute %s of %d values",
+              fixture->name, name, count);
+    return NULL;
+}
+
+static cg_tensor *run_fixture_op(const fixture_case *fixture, cg_tensor *x, cg_tensor *weight,
+                                 cg_tensor *bias) {
+    if (strcmp(fixture->op, "conv2d") == 0) {
+        const double *stride = attr_values(fixture, "stride", 2);
+        const double *padding = attr_values(fixture, "padding", 2);
+        const double *dilation = attr_values(fixture, "dilation", 2);
+        const double *same = attr_values(fixture, "same", 1);
+        if (!stride || !padding || !dilation || !same) return NULL;
+        const cg_conv2d_options options = {
+            .stride_h = (int)stride[0],
+            .stride_w = (int)stride[1],
+            .padding_h = (int)padding[0],
+            .padding_w = (int)padding[1],
+            .padding_same = same[0] != 0,
+            .dilation_h = (int)dilation[0],
+            .dilation_w = (int)dilation[1],
+        };
+        return cg_conv2d(x, weight, bias, &options);
+    }
+    const double *kernel = attr_values(fixture, "kernel", 2);
+    const double *stride = attr_values(fixture, "stride", 2);
+    if (!kernel || !stride) return NULL;
+    const bool max = strcmp(fixture->op, "max_pool2d") == 0;
+    if (!max && strcmp(fixture->op, "avg_pool2d") != 0) {
+        test_fail("tests/fixtures/conv.txt", fixture->line, "unknown op %s", fixture->op);
+        return NULL;
+    }
+    return (max ? cg_max_pool2d : cg_avg_pool2d)(x, (int)kernel[0], (int)kernel[1], (int)stride[0],
+                                                 (int)stride[1]);
+}
+
+static bool fixture_close(const fixture_case *fixture, cg_dtype dtype, const char *name,
+                          const cg_tensor *actual, double atol) {
+    const cg_tensor *expected = fixture_find_tensor(fixture, name);
+    if (expected && test_tensor_close(actual, expected, atol, 0, __FILE__, __LINE__)) return true;
+    test_fail("tests/fixtures/conv.txt", fixture->line, "case %s (%s): tensor %s %s", fixture->name,
+              cg_dtype_name(dtype), name, expected ? "differs" : "is missing");
+    return false;
+}
+
+/* Runs a case in dtype and compares the output and the gradient of sum(out * w) for every input. */
+static bool check_fixture_case(const fixture_case *fixture, cg_dtype dtype, double atol) {
+    static const char *const input_names[] = {"x", "weight", "bias"};
+    cg_tensor *inputs[3] = {NULL};
+    for (int i = 0; i < 3; i++) {
+        cg_tensor *stored = fixture_find_tensor(fixture, input_names[i]);
+        if (stored) inputs[i] = cg_set_requires_grad(cg_to_dtype(stored, dtype), true);
+    }
+    cg_tensor *out = run_fixture_op(fixture, inputs[0], inputs[1], inputs[2]);
+    if (!fixture_close(fixture, dtype, "out", out, atol)) return false;
+    const cg_tensor *w = fixture_find_tensor(fixture, "w");
+    if (!w || cg_backward_with(out, cg_to_dtype(w, dtype)) != 0) {
+        test_fail("tests/fixtures/conv.txt", fixture->line, "case %s: backward failed: %s",
+                  fixture->name, cg_last_error());
+        return false;
+    }
+    for (int i = 0; i < 3; i++) {
+        char grad_name[32];
+        snprintf(grad_name, sizeof grad_name, "grad_%s", input_names[i]);
+        if (inputs[i] && !fixture_close(fixture, dtype, grad_name, cg_grad(inputs[i]), atol))
+            return false;
+    }
+    return true;
+}
+
+TEST(conv_and_pooling_match_pytorch) {
+    fixture_file *file = fixture_load(test_source_path("tests/fixtures/conv.txt"));
+    CHECK(file != NULL);
+    if (file->case_count == 0) test_fail(__FILE__, __LINE__, "conv.txt has no cases");
+    const cg_dtype dtypes[] = {CG_FLOAT64, CG_FLOAT32};
+    const double atols[] = {1e-10, 1e-4};
+    /* The built-in matrix product too, when a BLAS would otherwise do the work. */
+    const int gemm_variants = cg_gemm_has_blas() ? 2 : 1;
+    bool ok = true;
+    for (int builtin = 0; ok && builtin < gemm_variants; builtin++) {
+        const bool previous = cg_gemm_force_builtin(builtin == 1);
+        for (int i = 0; ok && i < file->case_count; i++) {
+            for (int d = 0; ok && d < 2; d++) {
+                cg_scope_begin();
+                ok = check_fixture_case(&file->cases[i], dtypes[d], atols[d]);
+                cg_scope_end();
+            }
+        }
+        cg_gemm_force_builtin(previous);
+    }
+    fixture_free(file);
+}
+
+/* ----- shapes and padding ----- */
+
+TEST(conv2d_output_shapes) {
+    cg_scope_begin();
+    cg_tensor *x = cg_randn(CG_SHAPE(2, 3, 7, 6), CG_FLOAT32);
+    cg_tensor *weight = cg_randn(CG_SHAPE(4, 3, 3, 2), CG_FLOAT32);
+    CHECK(same_shape(cg_conv2d(x, weight, NULL, NULL), CG_SHAPE(2, 4, 5, 5)));
+    const cg_conv2d_options strided = {.stride_h = 2,
+                                       .stride_w = 2,
+                                       .padding_h = 1,
+                                       .padding_w = 1,
+                                       .dilation_h = 2,
+                                       .dilation_w = 2};
+    /* (7 + 2 - 5) / 2 + 1 rows and (6 + 2 - 3) / 2 + 1 columns. */
+    CHECK(same_shape(cg_conv2d(x, weight, NULL, &strided), CG_SHAPE(2, 4, 3, 3)));
+    /* "same" keeps ceil(size / stride) positions whatever the kernel and dilation. */
+    const cg_conv2d_options same[] = {
+        {.padding_same = true},
+        {.padding_same = true, .stride_h = 2, .stride_w = 2},
+        {.padding_same = true, .stride_h = 3, .stride_w = 4, .dilation_h = 2, .dilation_w = 3},
+    };
+    const cg_shape expected[] = {CG_SHAPE(2, 4, 7, 6), CG_SHAPE(2, 4, 4, 3), CG_SHAPE(2, 4, 3, 2)};
+    for (int i = 0; i < 3; i++)
+        CHECK(same_shape(cg_conv2d(x, weight, NULL, &same[i]), expected[i]));
+    cg_scope_end();
+}
+
+TEST(conv2d_same_padding_puts_the_odd_row_and_column_after) {
+    cg_scope_begin();
+    cg_tensor *x = cg_randn(CG_SHAPE(2, 2, 5, 6), CG_FLOAT64);
+    cg_tensor *odd = cg_randn(CG_SHAPE(3, 2, 3, 3), CG_FLOAT64);
+    cg_tensor *even = cg_randn(CG_SHAPE(3, 2, 2, 2), CG_FLOAT64);
+    cg_tensor *bias = cg_randn(CG_SHAPE(3), CG_FLOAT64);
+    const cg_conv2d_options same = {.padding_same = true};
+    const cg_conv2d_options one = {.padding_h = 1, .padding_w = 1};
+    /* An odd kernel pads evenly: the same as one row and column on each side. */
+    CHECK_TENSOR_CLOSE(cg_conv2d(x, odd, bias, &same), cg_conv2d(x, odd, bias, &one), 0, 0);
+    /* A 2x2 kernel needs one row and one column, after the input: padding one on each side and
+     * dropping the first output row and column gives the same result. */
+    cg_tensor *both_sides = cg_conv2d(x, even, bias, &one);
+    CHECK_TENSOR_CLOSE(cg_conv2d(x, even, bias, &same),
+                       cg_narrow(cg_narrow(both_sides, 2, 1, 5), 3, 1, 6), 0, 0);
+    cg_scope_end();
+}
+
+TEST(pooling_output_shapes) {
+    cg_scope_begin();
+    cg_tensor *x = cg_randn(CG_SHAPE(2, 3, 7, 5), CG_FLOAT32);
+    CHECK(same_shape(cg_max_pool2d(x, 2, 2, 0, 0), CG_SHAPE(2, 3, 3, 2)));
+    CHECK(same_shape(cg_avg_pool2d(x, 3, 2, 1, 3), CG_SHAPE(2, 3, 5, 2)));
+    CHECK(same_shape(cg_max_pool2d(x, 7, 5, 0, 0), CG_SHAPE(2, 3, 1, 1)));
+    CHECK(same_shape(cg_global_avg_pool2d(x), CG_SHAPE(2, 3)));
+    cg_scope_end();
+}
+
+/* ----- errors ----- */
+
+TEST(conv2d_reports_bad_operands_and_options) {
+    cg_scope_begin();
+    cg_tensor *x = cg_zeros(CG_SHAPE(1, 3, 5, 5), CG_FLOAT32);
+    cg_tensor *weight = cg_zeros(CG_SHAPE(2, 3, 3, 3), CG_FLOAT32);
+    CHECK_ERROR(cg_conv2d(x, cg_zeros(CG_SHAPE(2, 4, 3, 3), CG_FLOAT32), NULL, NULL),
+                "conv2d: input [1x3x5x5] has 3 channels but weight [2x4x3x3] expects 4");
+    CHECK_ERROR(cg_conv2d(cg_zeros(CG_SHAPE(3, 5, 5), CG_FLOAT32), weight, NULL, NULL),
+                "conv2d: input must be 4-D (N, C, H, W), got [3x5x5]");
+    CHECK_ERROR(cg_conv2d(x, cg_zeros(CG_SHAPE(3, 3, 3), CG_FLOAT32), NULL, NULL),
+                "conv2d: weight must be 4-D (F, C, KH, KW)");
+    CHECK_ERROR(cg_conv2d(x, cg_zeros(CG_SHAPE(2, 3, 6, 3), CG_FLOAT32), NULL, NULL),
+                "conv2d: kernel 6x3 (dilation included) is larger than the padded input 5x5");
+    const cg_conv2d_options dilated = {.dilation_h = 3, .padding_w = 1};
+    CHECK_ERROR(cg_conv2d(x, weight, NULL, &dilated),
+                "kernel 7x3 (dilation included) is larger than the padded input 5x7");
+    const cg_conv2d_options negative_stride = {.stride_h = 1, .stride_w = -2};
+    CHECK_ERROR(cg_conv2d(x, weight, NULL, &negative_stride),
+                "conv2d: stride must be positive (0 means 1), got 1x-2");
+    const cg_conv2d_options negative_padding = {.padding_h = -1};
+    CHECK_ERROR(cg_conv2d(x, weight, NULL, &negative_padding), "padding must not be negative");
+    const cg_conv2d_options negative_dilation = {.dilation_w = -1};
+    CHECK_ERROR(cg_conv2d(x, weight, NULL, &negative_dilation), "dilation must be positive");
+    const cg_conv2d_options both = {.padding_same = true, .padding_w = 1};
+    CHECK_ERROR(cg_conv2d(x, weight, NULL, &both), "padding_same cannot be combined");
+    CHECK_ERROR(cg_conv2d(x, weight, cg_zeros(CG_SHAPE(3), CG_FLOAT32), NULL),
+                "conv2d: bias [3] must be 1-D with one value per filter (2)");
+    CHECK_ERROR(cg_conv2d(x, cg_zeros(CG_SHAPE(2, 3, 3, 3), CG_FLOAT64), NULL, NULL),
+                "conv2d: dtype mismatch");
+    CHECK_ERROR(cg_conv2d(cg_zeros(CG_SHAPE(1, 3, 5, 5), CG_INT32),
+                          cg_zeros(CG_SHAPE(2, 3, 3, 3), CG_INT32), NULL, NULL),
+                "conv2d: expected a float32 or float64");
+    cg_clear_error();
+    CHECK(cg_conv2d(NULL, weight, NULL, NULL) == NULL && cg_conv2d(x, NULL, NULL, NULL) == NULL);
+    CHECK(strcmp(cg_last_error(), "") == 0);
+    cg_scope_end();
+}
+
+TEST(pooling_reports_bad_inputs) {
+    cg_scope_begin();
+    cg_tensor *x = cg_zeros(CG_SHAPE(1, 2, 4, 4), CG_FLOAT32);
+    CHECK_ERROR(cg_max_pool2d(cg_zeros(CG_SHAPE(2, 4, 4), CG_FLOAT32), 2, 2, 0, 0),
+                "max_pool2d: input must be 4-D (N, C, H, W), got [2x4x4]");
+    CHECK_ERROR(cg_avg_pool2d(cg_zeros(CG_SHAPE(4, 4), CG_FLOAT32), 2, 2, 0, 0),
+                "avg_pool2d: input must be 4-D");
+    CHECK_ERROR(cg_global_avg_pool2d(cg_zeros(CG_SHAPE(2, 4, 4), CG_FLOAT32)),
+                "global_avg_pool2d: input must be 4-D");
+    CHECK_ERROR(cg_max_pool2d(x, 2, 2, -1, 0),
+                "max_pool2d: stride must be positive (0 means the kernel size), got -1x0");
+    CHECK_ERROR(cg_avg_pool2d(x, 2, 2, 1, -1), "avg_pool2d: stride must be positive");
+    CHECK_ERROR(cg_max_pool2d(x, 0, 2, 0, 0), "max_pool2d: kernel size must be positive, got 0x2");
+    CHECK_ERROR(cg_avg_pool2d(x, 2, 5, 0, 0), "avg_pool2d: kernel 2x5");
+    CHECK_ERROR(cg_max_pool2d(x, 5, 2, 0, 0), "larger than the padded input 4x4");
+    CHECK_ERROR(cg_max_pool2d(cg_zeros(CG_SHAPE(1, 2, 4, 4), CG_INT64), 2, 2, 0, 0),
+                "max_pool2d: expected a float32 or float64");
+    cg_clear_error();
+    CHECK(cg_max_pool2d(NULL, 2, 2, 0, 0) == NULL && cg_avg_pool2d(NULL, 2, 2, 0, 0) == NULL &&
+          cg_global_avg_pool2d(NULL) == NULL);
+    CHECK(strcmp(cg_last_error(), "") == 0);
+    cg_scope_end();
+}
