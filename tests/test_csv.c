@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "temp_dir.h"
 #include "test.h"
 
 /* ----- helpers ----- */
@@ -474,4 +475,22 @@ TEST(standardizer_leaves_constant_features_centred) {
     cg_standardizer_free(s);
     cg_dataset_free(wider);
     cg_dataset_free(d);
+}
+
+/* A delimiter byte of 0x80 or more once compared equal to EOF in the header reader, which then
+ * added empty names until memory ran out. */
+TEST(csv_header_reader_takes_any_byte_as_delimiter) {
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    const char *path = temp_dir_file(&dir, "high-delimiter.csv");
+    CHECK(write_file(path, "a\xff" "b", 3));
+    cg_csv_options options = cg_csv_default_options();
+    options.delimiter = (char)0xff;
+    cg_name_list names;
+    const int status = cg_csv_read_header(path, &options, &names);
+    const bool two_names = status == 0 && names.count == 2 && strcmp(names.names[0], "a") == 0 &&
+                           strcmp(names.names[1], "b") == 0;
+    if (status == 0) cg_name_list_free(&names);
+    temp_dir_remove(&dir);
+    CHECK(two_names);
 }

@@ -475,3 +475,11 @@ TEST(loss_names_parse_back) {
     cg_loss parsed;
     CHECK_ERROR(cg_loss_parse("hinge", &parsed), "unknown loss 'hinge'");
 }
+
+/* The element count of a sample must not overflow int64 when flattened. */
+TEST(flatten_rejects_samples_too_large_to_count) {
+    cg_model *model = cg_sequential(cg_layer_flatten(), cg_layer_dense(2, CG_ACTIVATION_NONE));
+    CHECK(model);
+    CHECK_ERROR(cg_model_build(model, CG_SHAPE(INT64_MAX, 2)), "too many elements");
+    cg_model_free(model);
+}

@@ -180,6 +180,7 @@ static bool builtin_matches_naive(cg_dtype dtype, const gemm_case *gc, const dou
 
 TEST(gemm_builtin_matches_naive_loop) { CHECK(for_each_gemm_case(builtin_matches_naive)); }
 
+#ifdef CG_HAVE_CBLAS
 /* The dispatched kernel (CBLAS) must agree with the built-in one; the naive result supplies the
  * magnitudes for the tolerance. */
 static bool blas_matches_builtin(cg_dtype dtype, const gemm_case *gc, const double *a,
@@ -195,6 +196,7 @@ static bool blas_matches_builtin(cg_dtype dtype, const gemm_case *gc, const doub
     free(blas);
     return ok;
 }
+#endif
 
 TEST(gemm_blas_matches_builtin) {
 #ifdef CG_HAVE_CBLAS

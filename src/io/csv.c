@@ -448,7 +448,7 @@ static cg_dataset *build_dataset(const csv_file *file, long label_column) {
     return cg_dataset_new(features, labels, names, (int64_t)classes.count, classes.names);
 }
 
-static bool check_options(const char *path, const cg_csv_options *options) {
+bool cg_csv_check_options(const char *path, const cg_csv_options *options) {
     if (!path) {
         cg_error_set("csv: path is NULL");
         return false;
@@ -463,7 +463,7 @@ static bool check_options(const char *path, const cg_csv_options *options) {
 
 cg_dataset *cg_csv_read(const char *path, const cg_csv_options *options) {
     const cg_csv_options chosen = options ? *options : cg_csv_default_options();
-    if (!check_options(path, &chosen)) return NULL;
+    if (!cg_csv_check_options(path, &chosen)) return NULL;
     csv_file file = {.path = path, .delimiter = chosen.delimiter};
     cg_dataset *dataset = NULL;
     if (read_whole_file(&file) && tokenize(&file)) {

@@ -20,7 +20,7 @@ void cg_name_list_free(cg_name_list *list) {
 typedef struct {
     FILE *stream;
     const char *path;
-    char delimiter;
+    int delimiter; /* as fgetc returns it: a byte >= 0x80 must not compare equal to EOF */
     int line;
     char *field; /* the field being read */
     size_t length, capacity;
@@ -167,13 +167,16 @@ static bool generate_names(header_reader *reader) {
 
 int cg_csv_read_header(const char *path, const cg_csv_options *options, cg_name_list *columns) {
     const cg_csv_options chosen = options ? *options : cg_csv_default_options();
-    if (!path || !columns) {
-        cg_error_set("csv: cg_csv_read_header needs a path and a list");
+    if (!columns) {
+        cg_error_set("csv: cg_csv_read_header needs a list for the names");
         return -1;
     }
     *columns = (cg_name_list){0};
-    header_reader reader = {
-        .path = path, .delimiter = chosen.delimiter, .line = 1, .names = columns};
+    if (!cg_csv_check_options(path, &chosen)) return -1;
+    header_reader reader = {.path = path,
+                            .delimiter = (unsigned char)chosen.delimiter,
+                            .line = 1,
+                            .names = columns};
     reader.stream = fopen(path, "rb");
     if (!reader.stream) {
         cg_error_set("csv: '%s': cannot open: %s", path, strerror(errno));

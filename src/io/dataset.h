@@ -27,4 +27,8 @@ char *cg_string_copy(const char *text, size_t length);
 /* Frees count malloc'd strings and the array holding them; NULL is ignored. */
 void cg_string_array_free(char **strings, int64_t count);
 
+/* Reports an error and returns false for a NULL path or a delimiter that cannot separate fields
+ * (a quote, a line end or NUL). Shared by the CSV readers. */
+bool cg_csv_check_options(const char *path, const cg_csv_options *options);
+
 #endif

@@ -1,11 +1,20 @@
 /* Flattens each sample to one dim, e.g. images (C, H, W) before dense layers. */
+#include "core/error.h"
 #include "nn/layers.h"
 
 static int flatten_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_shape) {
     (void)layer;
     int64_t features = 1;
-    for (int d = 0; d < input_shape.ndim; d++)
+    for (int d = 0; d < input_shape.ndim; d++) {
+        if (input_shape.dims[d] < 0 ||
+            (input_shape.dims[d] > 0 && features > INT64_MAX / input_shape.dims[d])) {
+            char text[128];
+            cg_error_set("flatten: samples of shape %s have too many elements",
+                         cg_shape_format(input_shape, text, sizeof text));
+            return -1;
+        }
         features *= input_shape.dims[d];
+    }
     *output_shape = CG_SHAPE(features);
     return 0;
 }
