@@ -494,3 +494,28 @@ TEST(csv_header_reader_takes_any_byte_as_delimiter) {
     temp_dir_remove(&dir);
     CHECK(two_names);
 }
+
+/* Min-max scaling maps the training part onto [0, 1] and travels with a model like a
+ * standardizer, since it is the same per-feature (x - offset) / scale. */
+TEST(min_max_scaler_maps_training_features_onto_the_unit_interval) {
+    cg_dataset *iris = cg_csv_read(test_source_path("data/iris.csv"), NULL);
+    CHECK(iris);
+    cg_standardizer *scaler = cg_min_max_scaler_fit(iris);
+    CHECK(scaler);
+    /* Iris's sepal length spans 4.3 to 7.9 (from the file; independent of the scaler). */
+    CHECK_NEAR(cg_standardizer_mean(scaler)[0], 4.3, 1e-6);
+    CHECK_NEAR(cg_standardizer_std(scaler)[0], 7.9 - 4.3, 1e-6);
+    CHECK(cg_standardizer_apply(scaler, iris) == 0);
+    cg_scope_begin();
+    cg_tensor *features = cg_dataset_features(iris);
+    const double low = cg_item(cg_min(features, CG_ALL_DIMS, false));
+    const double high = cg_item(cg_max(features, CG_ALL_DIMS, false));
+    cg_tensor *column_max = cg_max(features, CG_DIMS(0), false);
+    const double smallest_column_max = cg_item(cg_min(column_max, CG_ALL_DIMS, false));
+    cg_scope_end();
+    cg_standardizer_free(scaler);
+    cg_dataset_free(iris);
+    CHECK_NEAR(low, 0.0, 1e-6);
+    CHECK_NEAR(high, 1.0, 1e-6);
+    CHECK_NEAR(smallest_column_max, 1.0, 1e-6);
+}

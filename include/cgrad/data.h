@@ -176,6 +176,10 @@ typedef struct cg_standardizer cg_standardizer;
  * cg_standardizer_free; NULL with an error for an empty or NULL data set, or uint8 features
  * (images stay bytes; their feature scale already brings them to [0, 1]). */
 cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset);
+/* Min-max scaling through the same object: learns each feature's minimum (reported as "mean")
+ * and range (reported as "std"), so that applying it maps the fitted data onto [0, 1]; a constant
+ * feature gets range 1. Saved with a model like a standardizer. Errors as cg_standardizer_fit. */
+cg_standardizer *cg_min_max_scaler_fit(const cg_dataset *dataset);
 /* Replaces every feature x of dataset by (x - mean) / std, in place. 0 on success; -1 with an
  * error when the feature counts differ or the features are uint8. */
 int cg_standardizer_apply(const cg_standardizer *standardizer, cg_dataset *dataset);

@@ -295,24 +295,12 @@ static bool require_float_features(const cg_dataset *dataset) {
     return false;
 }
 
-cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
-    const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
-    if (n == 0) {
-        cg_error_set("standardizer: cannot fit an empty or NULL data set");
-        return NULL;
-    }
-    if (!require_float_features(dataset)) return NULL;
-    cg_standardizer *s = malloc(sizeof *s);
-    double *mean = calloc((size_t)f, sizeof *mean), *std = calloc((size_t)f, sizeof *std);
-    if (!s || !mean || !std) {
-        cg_error_set("standardizer: out of memory for %lld features", (long long)f);
-        free(s);
-        free(mean);
-        free(std);
-        return NULL;
-    }
-    /* Two passes (mean, then squared deviations) in double: no cancellation for large N. */
-    const float *x = cg_tensor_data(dataset->features);
+/* The per-feature statistics of a fit: (offset, scale) pairs, filled by one of the fitters. */
+typedef void (*feature_statistics)(const float *x, int64_t n, int64_t f, double *offset,
+                                   double *scale);
+
+/* Mean and population standard deviation, two passes in double: no cancellation for large N. */
+static void z_score_statistics(const float *x, int64_t n, int64_t f, double *mean, double *std) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < f; j++)
             mean[j] += x[i * f + j];
@@ -321,12 +309,53 @@ cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < f; j++)
             std[j] += (x[i * f + j] - mean[j]) * (x[i * f + j] - mean[j]);
-    for (int64_t j = 0; j < f; j++) {
+    for (int64_t j = 0; j < f; j++)
         std[j] = sqrt(std[j] / (double)n);
-        if (std[j] == 0.0) std[j] = 1.0;
+}
+
+/* Minimum and range, so that (x - min) / range maps the fitted data onto [0, 1]. */
+static void min_max_statistics(const float *x, int64_t n, int64_t f, double *low, double *range) {
+    for (int64_t j = 0; j < f; j++) {
+        double lowest = x[j], highest = x[j];
+        for (int64_t i = 1; i < n; i++) {
+            lowest = fmin(lowest, x[i * f + j]);
+            highest = fmax(highest, x[i * f + j]);
+        }
+        low[j] = lowest;
+        range[j] = highest - lowest;
     }
-    *s = (cg_standardizer){f, mean, std};
+}
+
+static cg_standardizer *fit_scaler(const cg_dataset *dataset, feature_statistics statistics) {
+    const int64_t n = cg_dataset_size(dataset), f = cg_dataset_feature_count(dataset);
+    if (n == 0) {
+        cg_error_set("standardizer: cannot fit an empty or NULL data set");
+        return NULL;
+    }
+    if (!require_float_features(dataset)) return NULL;
+    cg_standardizer *s = malloc(sizeof *s);
+    double *offset = calloc((size_t)f, sizeof *offset), *scale = calloc((size_t)f, sizeof *scale);
+    if (!s || !offset || !scale) {
+        cg_error_set("standardizer: out of memory for %lld features", (long long)f);
+        free(s);
+        free(offset);
+        free(scale);
+        return NULL;
+    }
+    statistics(cg_tensor_data(dataset->features), n, f, offset, scale);
+    /* A constant feature is centred, not divided by zero. */
+    for (int64_t j = 0; j < f; j++)
+        if (scale[j] == 0.0) scale[j] = 1.0;
+    *s = (cg_standardizer){f, offset, scale};
     return s;
+}
+
+cg_standardizer *cg_standardizer_fit(const cg_dataset *dataset) {
+    return fit_scaler(dataset, z_score_statistics);
+}
+
+cg_standardizer *cg_min_max_scaler_fit(const cg_dataset *dataset) {
+    return fit_scaler(dataset, min_max_statistics);
 }
 
 cg_standardizer *cg_standardizer_new(int64_t feature_count, const double *mean, const double *std) {
