@@ -99,3 +99,9 @@ test-tsan:
 		-DCGRAD_BUILD_EXAMPLES=OFF -DCGRAD_BUILD_BENCH=OFF $(CMAKE_FLAGS) > /dev/null
 	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target cgrad_tests
 	TSAN_OPTIONS=halt_on_error=1 ./$(BUILD_TSAN)/cgrad_tests concurrent
+
+# On a machine with an NVIDIA GPU: the CUDA build, the conformance suite on the GPU and the GPU
+# benchmark beside PyTorch (scripts/gpu-check.sh; see docs/gpu.md).
+.PHONY: gpu-check
+gpu-check:
+	scripts/gpu-check.sh

@@ -4,7 +4,9 @@
  * median of several timed samples; the two implementations take turns sample by sample, so a
  * drift in the machine's speed hits both alike. Prints a Markdown table.
  *
- * Usage: matmul_bench [--samples N] [name filter] */
+ * Usage: matmul_bench [--samples N] [--portable] [name filter]
+ *   --samples N  timed samples per figure (default 7)
+ *   --portable   the built-in product with its portable micro-kernel, as on a CPU without AVX2 */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdio.h>
@@ -153,6 +155,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--samples") == 0 && i + 1 < argc)
             samples = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--portable") == 0)
+            cg_gemm_force_generic(true);
         else
             filter = argv[i];
     }
@@ -169,7 +173,8 @@ int main(int argc, char **argv) {
            cg_gemm_kernel_name(), cg_gemm_has_blas() ? "yes" : "none in this build", samples);
     printf("| product                    |     M |     N |     K | built-in 1T | built-in 2T |");
     if (cg_gemm_has_blas()) printf(" BLAS 1T | BLAS 2T | 1T ratio | 2T ratio |");
-    printf("\n|---|---:|---:|---:|---:|---:|%s\n", cg_gemm_has_blas() ? "---:|---:|---:|---:|" : "");
+    printf("\n|---|---:|---:|---:|---:|---:|%s\n",
+           cg_gemm_has_blas() ? "---:|---:|---:|---:|" : "");
     srand(1);
     for (int i = 0; i < count; i++)
         if ((!filter || strstr(products[i].name, filter)) && !run(&products[i], samples)) {

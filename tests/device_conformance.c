@@ -28,7 +28,7 @@ bool conformance_close(const char *what, const cg_tensor *actual, const cg_tenso
 static bool run_on(cg_device device, conformance_op op, const void *params,
                    cg_tensor *const *inputs, int count, bool gradients, cg_tensor **output,
                    cg_tensor **grads) {
-    cg_tensor *copies[CONFORMANCE_MAX_INPUTS];
+    cg_tensor *copies[CONFORMANCE_MAX_INPUTS] = {NULL};
     for (int i = 0; i < count; i++) {
         copies[i] = cg_detach(cg_to_device(inputs[i], device));
         if (!copies[i]) return false;
@@ -44,8 +44,8 @@ static bool run_on(cg_device device, conformance_op op, const void *params,
     /* The same weights on both devices: drawn on the CPU from a fixed seed. */
     const cg_rng_state state = cg_rng_get_state();
     cg_manual_seed(0x3E16);
-    cg_tensor *weights = cg_to_device(
-        cg_randn(cg_tensor_shape(*output), cg_tensor_dtype(*output)), device);
+    cg_tensor *weights =
+        cg_to_device(cg_randn(cg_tensor_shape(*output), cg_tensor_dtype(*output)), device);
     cg_rng_set_state(state);
     if (cg_backward(cg_sum(cg_mul(*output, weights), CG_ALL_DIMS, false)) != 0) return false;
     for (int i = 0; i < count; i++)
@@ -62,8 +62,8 @@ bool conformance_agree(cg_device device, const char *what, conformance_op op, co
     cg_scope_begin();
     /* Each device draws from the same stream position, so random ops (dropout) can agree. */
     const cg_rng_state state = cg_rng_get_state();
-    bool ok = run_on(cg_device_cpu(), op, params, inputs, count, gradients, &expected,
-                     expected_grads);
+    bool ok =
+        run_on(cg_device_cpu(), op, params, inputs, count, gradients, &expected, expected_grads);
     cg_rng_set_state(state);
     ok = ok && run_on(device, op, params, inputs, count, gradients, &actual, actual_grads);
     if (!ok) test_fail(__FILE__, __LINE__, "%s failed: %s", what, cg_last_error());

@@ -324,6 +324,12 @@ TEST(conv_and_pooling_layers_reject_windows_larger_than_the_input) {
                       "layer 0 (avgpool): the 4x4 window is larger than the 4x3 input");
 }
 
+TEST(conv2d_layer_rejects_a_weight_too_large_for_a_tensor) {
+    const cg_conv2d_layer_options same = {.padding_same = true};
+    CHECK_BUILD_ERROR(cg_layer_conv2d(INT64_MAX / 4, 3, &same), CG_SHAPE(8, 4, 4),
+                      "make a weight too large for a tensor");
+}
+
 TEST(conv_and_pooling_constructors_reject_bad_arguments) {
     CHECK_ERROR(cg_layer_conv2d(0, 3, NULL), "cg_layer_conv2d: filters and kernel_size must be");
     CHECK_ERROR(cg_layer_conv2d(4, 0, NULL), "got 4, 0 and 0");

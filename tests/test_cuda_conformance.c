@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "device_conformance.h"
+#include "temp_dir.h"
 #include "test.h"
 
 #define REQUIRE_GPU()                                                                              \
@@ -42,26 +43,25 @@ static cg_tensor *apply_binary(cg_tensor *const *in, const void *params) {
 }
 
 static const binary_case BINARY_CASES[] = {
-    {"add", cg_add, true, false},     {"sub", cg_sub, true, false},
-    {"mul", cg_mul, true, false},     {"div", cg_div, true, true},
-    {"pow", cg_pow, true, true},      {"maximum", cg_maximum, true, false},
+    {"add", cg_add, true, false},         {"sub", cg_sub, true, false},
+    {"mul", cg_mul, true, false},         {"div", cg_div, true, true},
+    {"pow", cg_pow, true, true},          {"maximum", cg_maximum, true, false},
     {"minimum", cg_minimum, true, false}, {"eq", cg_eq, false, false},
-    {"ne", cg_ne, false, false},      {"lt", cg_lt, false, false},
-    {"le", cg_le, false, false},      {"gt", cg_gt, false, false},
+    {"ne", cg_ne, false, false},          {"lt", cg_lt, false, false},
+    {"le", cg_le, false, false},          {"gt", cg_gt, false, false},
     {"ge", cg_ge, false, false},
 };
 
-/* Operand shapes: equal, broadcast along each side, and against a scalar. */
-static const cg_shape BINARY_SHAPES[][2] = {
-    {CG_SHAPE(3, 4), CG_SHAPE(3, 4)},
-    {CG_SHAPE(3, 4), CG_SHAPE(4)},
-    {CG_SHAPE(2, 1, 5), CG_SHAPE(3, 1)},
-    {CG_SHAPE(6), CG_SCALAR_SHAPE},
-};
-
 static void suite_binary(cg_device device) {
+    /* Operand shapes: equal, broadcast along each side, and against a scalar. */
+    const cg_shape shapes[][2] = {
+        {CG_SHAPE(3, 4), CG_SHAPE(3, 4)},
+        {CG_SHAPE(3, 4), CG_SHAPE(4)},
+        {CG_SHAPE(2, 1, 5), CG_SHAPE(3, 1)},
+        {CG_SHAPE(6), CG_SCALAR_SHAPE},
+    };
     const size_t case_count = sizeof BINARY_CASES / sizeof BINARY_CASES[0];
-    const size_t shape_count = sizeof BINARY_SHAPES / sizeof BINARY_SHAPES[0];
+    const size_t shape_count = sizeof shapes / sizeof shapes[0];
     for (size_t c = 0; c < case_count; c++) {
         const binary_case *op = &BINARY_CASES[c];
         for (size_t s = 0; s < shape_count; s++) {
@@ -69,29 +69,30 @@ static void suite_binary(cg_device device) {
             cg_scope_begin();
             cg_tensor *in[2];
             for (int k = 0; k < 2; k++)
-                in[k] = op->positive_operands ? positive(BINARY_SHAPES[s][k])
-                                              : normal(BINARY_SHAPES[s][k]);
+                in[k] = op->positive_operands ? positive(shapes[s][k]) : normal(shapes[s][k]);
             snprintf(what, sizeof what, "%s of %s and %s", op->name,
-                     cg_shape_format(BINARY_SHAPES[s][0], shape_text[0], 32),
-                     cg_shape_format(BINARY_SHAPES[s][1], shape_text[1], 32));
+                     cg_shape_format(shapes[s][0], shape_text[0], 32),
+                     cg_shape_format(shapes[s][1], shape_text[1], 32));
             const bool ok = conformance_agree(device, what, apply_binary, op, in, 2,
                                               op->differentiable, conformance_summing(10));
             cg_scope_end();
             if (!ok) return;
         }
     }
-    /* Integer arithmetic, division by zero included (it gives 0). */
+    /* Integer arithmetic (uint8 wraps) and comparisons: add, sub, mul, maximum, minimum, lt. */
     const cg_dtype integer_dtypes[] = {CG_INT32, CG_INT64, CG_UINT8};
+    const size_t integer_cases[] = {0, 1, 2, 5, 6, 9};
     for (size_t d = 0; d < sizeof integer_dtypes / sizeof integer_dtypes[0]; d++)
-        for (size_t c = 0; c < 4; c++) {
+        for (size_t i = 0; i < sizeof integer_cases / sizeof integer_cases[0]; i++) {
+            const size_t c = integer_cases[i];
             char what[96];
             cg_scope_begin();
             cg_tensor *in[2] = {cg_randint(0, 200, CG_SHAPE(5, 6), integer_dtypes[d]),
                                 cg_randint(0, 4, CG_SHAPE(6), integer_dtypes[d])};
             snprintf(what, sizeof what, "%s of %s", BINARY_CASES[c].name,
                      cg_dtype_name(integer_dtypes[d]));
-            const bool ok = conformance_agree(device, what, apply_binary, &BINARY_CASES[c], in,
-                                              2, false, CONFORMANCE_EXACT);
+            const bool ok = conformance_agree(device, what, apply_binary, &BINARY_CASES[c], in, 2,
+                                              false, CONFORMANCE_EXACT);
             cg_scope_end();
             if (!ok) return;
         }
@@ -134,15 +135,13 @@ static cg_tensor *apply_parametrised(cg_tensor *const *in, const void *params) {
 
 static void suite_unary(cg_device device) {
     static const unary_case cases[] = {
-        {"neg", cg_neg, false},           {"exp", cg_exp, false},
-        {"log", cg_log, true},            {"sqrt", cg_sqrt, true},
-        {"abs", cg_abs, false},           {"sigmoid", cg_sigmoid, false},
-        {"tanh", cg_tanh, false},         {"relu", cg_relu, false},
-        {"gelu", cg_gelu, false},         {"softplus", cg_softplus, false},
+        {"neg", cg_neg, false},           {"exp", cg_exp, false},   {"log", cg_log, true},
+        {"sqrt", cg_sqrt, true},          {"abs", cg_abs, false},   {"sigmoid", cg_sigmoid, false},
+        {"tanh", cg_tanh, false},         {"relu", cg_relu, false}, {"gelu", cg_gelu, false},
+        {"softplus", cg_softplus, false},
     };
-    static const char *const parametrised[] = {"clamp",      "leaky_relu", "elu",
-                                               "add_scalar", "mul_scalar", "pow_scalar",
-                                               "transposed"};
+    static const char *const parametrised[] = {
+        "clamp", "leaky_relu", "elu", "add_scalar", "mul_scalar", "pow_scalar", "transposed"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         cg_scope_begin();
         cg_tensor *in[1] = {cases[c].positive_input ? positive(CG_SHAPE(7, 9))
@@ -155,7 +154,7 @@ static void suite_unary(cg_device device) {
     for (size_t c = 0; c < sizeof parametrised / sizeof parametrised[0]; c++) {
         cg_scope_begin();
         cg_tensor *in[1] = {strcmp(parametrised[c], "pow_scalar") == 0 ? positive(CG_SHAPE(4, 5))
-                                                                         : normal(CG_SHAPE(4, 5))};
+                                                                       : normal(CG_SHAPE(4, 5))};
         const bool ok = conformance_agree(device, parametrised[c], apply_parametrised,
                                           parametrised[c], in, 1, true, CONFORMANCE_ELEMENTWISE);
         cg_scope_end();
@@ -209,15 +208,14 @@ static void suite_reductions(cg_device device) {
         cg_tensor *floats[1] = {normal(CG_SHAPE(4, 5, 6))};
         cg_tensor *ints[1] = {cg_randint(0, 3, CG_SHAPE(4, 5, 6), CG_INT64)};
         cg_tensor *bytes[1] = {cg_randint(0, 256, CG_SHAPE(40, 5, 6), CG_UINT8)};
-        const bool ok =
-            conformance_agree(device, "argmax", apply_reduction, &argmax, floats, 1, false,
-                              CONFORMANCE_EXACT) &&
-            conformance_agree(device, "argmax of int64", apply_reduction, &argmax, ints, 1, false,
-                              CONFORMANCE_EXACT) &&
-            conformance_agree(device, "sum of int64", apply_reduction, &sum, ints, 1, false,
-                              CONFORMANCE_EXACT) &&
-            conformance_agree(device, "sum of uint8 (wrapping)", apply_reduction, &sum, bytes, 1,
-                              false, CONFORMANCE_EXACT);
+        const bool ok = conformance_agree(device, "argmax", apply_reduction, &argmax, floats, 1,
+                                          false, CONFORMANCE_EXACT) &&
+                        conformance_agree(device, "argmax of int64", apply_reduction, &argmax, ints,
+                                          1, false, CONFORMANCE_EXACT) &&
+                        conformance_agree(device, "sum of int64", apply_reduction, &sum, ints, 1,
+                                          false, CONFORMANCE_EXACT) &&
+                        conformance_agree(device, "sum of uint8 (wrapping)", apply_reduction, &sum,
+                                          bytes, 1, false, CONFORMANCE_EXACT);
         cg_scope_end();
         if (!ok) return;
     }
@@ -231,7 +229,7 @@ static cg_tensor *apply_matmul(cg_tensor *const *in, const void *params) {
 }
 
 static void suite_matmul(cg_device device) {
-    static const struct {
+    const struct {
         cg_shape a, b;
         bool transposed;
     } cases[] = {
@@ -253,9 +251,9 @@ static void suite_matmul(cg_device device) {
                  cases[c].transposed ? " (transposed)" : "",
                  cg_shape_format(cases[c].b, b_text, sizeof b_text));
         const int64_t terms = cases[c].b.ndim > 1 ? cases[c].b.dims[cases[c].b.ndim - 2] * 8 : 8;
-        const bool ok = conformance_agree(device, what, apply_matmul,
-                                          cases[c].transposed ? "transposed" : NULL, in, 2, true,
-                                          conformance_summing(terms));
+        const bool ok =
+            conformance_agree(device, what, apply_matmul, cases[c].transposed ? "transposed" : NULL,
+                              in, 2, true, conformance_summing(terms));
         cg_scope_end();
         if (!ok) return;
     }
@@ -338,14 +336,13 @@ static cg_tensor *apply_indexing(cg_tensor *const *in, const void *params) {
 
 static void suite_indexing(cg_device device) {
     static const char *const names[] = {
-        "gather", "index_select", "one_hot float32", "one_hot uint8", "concat",    "stack",
+        "gather", "index_select", "one_hot float32", "one_hot uint8", "concat",     "stack",
         "slice",  "permute",      "expand",          "to int32",      "to float64", "from int64"};
     for (size_t n = 0; n < sizeof names / sizeof names[0]; n++) {
         cg_scope_begin();
         /* The index fits both gather (dim 1 of 4 x 5) and index_select (dim 0, 4 rows). */
         cg_tensor *in[2] = {normal(CG_SHAPE(4, 5)), cg_randint(0, 4, CG_SHAPE(4, 3), CG_INT64)};
-        if (strcmp(names[n], "index_select") == 0)
-            in[1] = cg_randint(0, 4, CG_SHAPE(6), CG_INT32);
+        if (strcmp(names[n], "index_select") == 0) in[1] = cg_randint(0, 4, CG_SHAPE(6), CG_INT32);
         const bool ok = conformance_agree(device, names[n], apply_indexing, names[n], in, 2, true,
                                           conformance_summing(6));
         cg_scope_end();
@@ -363,8 +360,7 @@ static cg_tensor *apply_dropout(cg_tensor *const *in, const void *params) {
 static void suite_dropout(cg_device device) {
     cg_scope_begin();
     cg_tensor *in[1] = {normal(CG_SHAPE(33, 17))};
-    conformance_agree(device, "dropout", apply_dropout, NULL, in, 1, true,
-                      CONFORMANCE_ELEMENTWISE);
+    conformance_agree(device, "dropout", apply_dropout, NULL, in, 1, true, CONFORMANCE_ELEMENTWISE);
     cg_scope_end();
 }
 
@@ -415,7 +411,8 @@ static cg_tensor *after_steps(cg_device device, cg_optimizer_kind kind,
                               const cg_optimizer_options *options, const cg_tensor *start,
                               cg_tensor *const *grads) {
     cg_optimizer *optimizer = cg_optimizer_new(kind, options);
-    cg_tensor *param = cg_set_requires_grad(cg_detach(cg_to_device(start, device)), true);
+    /* A copy: on the CPU, cg_to_device would share start's storage, which the steps update. */
+    cg_tensor *param = cg_set_requires_grad(cg_clone(cg_to_device(start, device)), true);
     bool ok = optimizer && param;
     for (int step = 0; ok && step < 3; step++) {
         cg_zero_grad(param);
@@ -432,9 +429,9 @@ static cg_tensor *after_steps(cg_device device, cg_optimizer_kind kind,
 
 static void suite_optimizers(cg_device device) {
     cg_optimizer_options options[6];
-    const cg_optimizer_kind kinds[6] = {CG_OPTIMIZER_SGD,  CG_OPTIMIZER_SGD,  CG_OPTIMIZER_ADAM,
-                                        CG_OPTIMIZER_ADAMW, CG_OPTIMIZER_RMSPROP,
-                                        CG_OPTIMIZER_RMSPROP};
+    const cg_optimizer_kind kinds[6] = {CG_OPTIMIZER_SGD,     CG_OPTIMIZER_SGD,
+                                        CG_OPTIMIZER_ADAM,    CG_OPTIMIZER_ADAMW,
+                                        CG_OPTIMIZER_RMSPROP, CG_OPTIMIZER_RMSPROP};
     for (int k = 0; k < 6; k++)
         options[k] = cg_optimizer_defaults(kinds[k]);
     options[1].momentum = 0.9;
@@ -528,11 +525,13 @@ enum { TRAIN_SAMPLES = 4096, TRAIN_EPOCHS = 8, TRAIN_BATCH = 128 };
 /* Synthetic MNIST-sized data: 784 features, 10 classes whose means differ. */
 static void mnist_sized_data(cg_tensor **x, cg_tensor **y) {
     cg_manual_seed(0xDA7A);
-    *y = cg_randint(0, 10, CG_SHAPE(TRAIN_SAMPLES), CG_INT64);
+    cg_scope_begin();
+    cg_tensor *labels = cg_randint(0, 10, CG_SHAPE(TRAIN_SAMPLES), CG_INT64);
     cg_tensor *centers = cg_randn(CG_SHAPE(10, 784), CG_FLOAT32);
-    *x = cg_add(cg_index_select(centers, 0, *y),
-                cg_mul_scalar(cg_randn(CG_SHAPE(TRAIN_SAMPLES, 784), CG_FLOAT32), 2.0));
-    cg_release(centers);
+    *x = cg_keep(cg_add(cg_index_select(centers, 0, labels),
+                        cg_mul_scalar(cg_randn(CG_SHAPE(TRAIN_SAMPLES, 784), CG_FLOAT32), 2.0)));
+    *y = cg_keep(labels);
+    cg_scope_end();
 }
 
 /* The per-epoch training loss of a seeded 784-128-10 MLP trained on device (with its data there
@@ -548,8 +547,7 @@ static cg_history *train_mlp(cg_device device, const cg_tensor *x, const cg_tens
     const cg_tensor *data_y = resident ? cg_to_device(y, device) : y;
     if (model && cg_model_build(model, CG_SHAPE(784)) == 0 &&
         cg_model_to_device(model, device) == 0 &&
-        cg_compile(model, cg_sgd(0.05, 0.9, false), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) ==
-            0)
+        cg_compile(model, cg_sgd(0.05, 0.9, false), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) == 0)
         history = cg_fit(model, data_x, data_y,
                          &(cg_fit_options){.epochs = TRAIN_EPOCHS,
                                            .batch_size = TRAIN_BATCH,
@@ -595,6 +593,111 @@ static void suite_training(cg_device device) {
     cg_release(y);
 }
 
+/* ----- the high level on a device: data sets, evaluate, predict, moves, saving ----- */
+
+/* A seeded 4-16-3 Iris classifier with Adam, built on the CPU and moved to device. */
+static cg_model *iris_model(cg_device device) {
+    cg_manual_seed(0x1415);
+    cg_model *model = cg_sequential(cg_layer_dense(16, CG_ACTIVATION_RELU),
+                                    cg_layer_dense(3, CG_ACTIVATION_NONE));
+    if (!model || cg_model_build(model, CG_SHAPE(4)) != 0 ||
+        cg_model_to_device(model, device) != 0 ||
+        cg_compile(model, cg_adam(0.01), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) != 0) {
+        cg_model_free(model);
+        return NULL;
+    }
+    return model;
+}
+
+static bool same_series(const char *what, const cg_history *actual, const cg_history *expected,
+                        const char *series) {
+    const double *a = cg_history_series(actual, series), *e = cg_history_series(expected, series);
+    const int epochs = cg_history_epochs(expected);
+    bool ok = a && e && cg_history_epochs(actual) == epochs;
+    for (int i = 0; ok && i < epochs; i++)
+        ok = fabs(a[i] - e[i]) <= 1e-4 * fabs(e[i]) + 1e-6;
+    if (!ok)
+        test_fail(__FILE__, __LINE__, "%s: the %s series differs from the CPU's", what, series);
+    return ok;
+}
+
+/* Two epochs on data sets (the loader's batches copied to the device), evaluate and predict on
+ * them, and a model saved from the device and loaded back on the CPU. */
+static bool agree_on_data_sets(cg_device device, const cg_dataset *iris, const char *saved) {
+    cg_model *models[2] = {iris_model(cg_device_cpu()), iris_model(device)};
+    cg_history *histories[2] = {NULL, NULL};
+    cg_evaluation evaluations[2];
+    cg_tensor *predictions[2] = {NULL, NULL};
+    const cg_fit_options options = {.epochs = 2, .batch_size = 16, .verbose = CG_VERBOSE_SILENT};
+    bool ok = true;
+    for (int m = 0; ok && m < 2; m++) {
+        ok = models[m] && (histories[m] = cg_fit_dataset(models[m], iris, NULL, &options)) &&
+             cg_evaluate_dataset(models[m], iris, 0, &evaluations[m]) == 0 &&
+             (predictions[m] = cg_predict_dataset(models[m], iris, 0)) != NULL;
+    }
+    cg_model *loaded = ok && cg_model_save(models[1], saved) == 0 ? cg_model_load(saved) : NULL;
+    cg_tensor *reloaded = loaded ? cg_predict_dataset(loaded, iris, 0) : NULL;
+    if (!ok || !reloaded) test_fail(__FILE__, __LINE__, "data sets: %s", cg_last_error());
+    ok = ok && reloaded && same_series("fit_dataset", histories[1], histories[0], "loss") &&
+         same_device(cg_tensor_device(predictions[1]), device) &&
+         conformance_close("predict_dataset", predictions[1], predictions[0],
+                           conformance_summing(16)) &&
+         conformance_close("a model saved from the device", reloaded, predictions[1],
+                           conformance_summing(16));
+    if (ok && !(fabs(evaluations[1].loss - evaluations[0].loss) <= 1e-5)) {
+        test_fail(__FILE__, __LINE__, "evaluate_dataset: loss %.8g, on the CPU %.8g",
+                  evaluations[1].loss, evaluations[0].loss);
+        ok = false;
+    }
+    for (int m = 0; m < 2; m++) {
+        cg_history_free(histories[m]);
+        cg_release(predictions[m]);
+        cg_model_free(models[m]);
+    }
+    cg_release(reloaded);
+    cg_model_free(loaded);
+    return ok;
+}
+
+/* One epoch on the CPU, the model (and its optimizer state) moved to device, a second epoch
+ * there: the same curve as two epochs on the CPU. */
+static bool agree_after_a_move(cg_device device, const cg_tensor *x, const cg_tensor *y) {
+    cg_model *straight = iris_model(cg_device_cpu()), *moved = iris_model(cg_device_cpu());
+    cg_fit_options options = {.epochs = 2, .batch_size = 16, .verbose = CG_VERBOSE_SILENT};
+    cg_history *expected = straight ? cg_fit(straight, x, y, &options) : NULL;
+    options.epochs = 1;
+    cg_history *first = moved ? cg_fit(moved, x, y, &options) : NULL;
+    options.epochs = 2;
+    options.initial_epoch = 1;
+    cg_history *second =
+        first && cg_model_to_device(moved, device) == 0 ? cg_fit(moved, x, y, &options) : NULL;
+    if (!expected || !second) test_fail(__FILE__, __LINE__, "a move: %s", cg_last_error());
+    const double *all = expected ? cg_history_series(expected, "loss") : NULL;
+    const double *last = second ? cg_history_series(second, "loss") : NULL;
+    const bool ok = all && last && fabs(last[0] - all[1]) <= 1e-4 * fabs(all[1]);
+    if (all && last && !ok)
+        test_fail(__FILE__, __LINE__, "epoch 2 after a move: loss %.8g, on the CPU %.8g", last[0],
+                  all[1]);
+    cg_history_free(expected);
+    cg_history_free(first);
+    cg_history_free(second);
+    cg_model_free(straight);
+    cg_model_free(moved);
+    return ok;
+}
+
+static void suite_high_level(cg_device device) {
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    cg_dataset *iris = cg_csv_read(test_source_path("data/iris.csv"), NULL);
+    const bool ok = iris &&
+                    agree_on_data_sets(device, iris, temp_dir_file(&dir, "model.safetensors")) &&
+                    agree_after_a_move(device, cg_dataset_features(iris), cg_dataset_labels(iris));
+    cg_dataset_free(iris);
+    temp_dir_remove(&dir);
+    CHECK(ok);
+}
+
 /* ----- the caching allocator: steady steps allocate nothing new ----- */
 
 static uint64_t system_allocations(cg_device device) {
@@ -611,16 +714,18 @@ static void suite_allocator(cg_device device) {
     CHECK(model && cg_model_build(model, CG_SHAPE(100)) == 0 &&
           cg_model_to_device(model, device) == 0 &&
           cg_compile(model, cg_adam(1e-3), CG_LOSS_CROSS_ENTROPY, 0) == 0);
-    cg_tensor *x = cg_to_device(cg_randn(CG_SHAPE(32, 100), CG_FLOAT32), device);
-    cg_tensor *y = cg_to_device(cg_randint(0, 10, CG_SHAPE(32), CG_INT64), device);
+    cg_scope_begin();
+    cg_tensor *x = cg_keep(cg_to_device(cg_randn(CG_SHAPE(32, 100), CG_FLOAT32), device));
+    cg_tensor *y = cg_keep(cg_to_device(cg_randint(0, 10, CG_SHAPE(32), CG_INT64), device));
+    cg_scope_end();
     int count;
     cg_tensor *const *params = cg_model_parameters(model, &count);
     uint64_t after_first = 0;
     bool ok = x && y;
     for (int step = 0; ok && step < 6; step++) {
         cg_scope_begin();
-        cg_tensor *loss = cg_loss_compute(CG_LOSS_CROSS_ENTROPY, cg_model_forward(model, x, true),
-                                          y);
+        cg_tensor *loss =
+            cg_loss_compute(CG_LOSS_CROSS_ENTROPY, cg_model_forward(model, x, true), y);
         ok = loss && cg_backward(loss) == 0 &&
              cg_optimizer_step(cg_model_optimizer(model), params, count) == 0 &&
              !isnan(cg_item(loss));
@@ -640,8 +745,8 @@ static void suite_allocator(cg_device device) {
 
 static void suite_devices_and_reads(cg_device device) {
     char name[32];
-    snprintf(name, sizeof name, "%s%d", device.type == CG_DEVICE_CPU ? "cpu" : "cuda:",
-             device.index);
+    snprintf(name, sizeof name, "%s%d",
+             device.type == CG_DEVICE_CPU ? "cpu" : "cuda:", device.index);
     cg_scope_begin();
     cg_tensor *host = cg_arange(0, 6, 1, CG_FLOAT32);
     cg_tensor *there = cg_to_device(host, device);
@@ -666,7 +771,8 @@ static void suite_devices_and_reads(cg_device device) {
         CHECK_ERROR(cg_matmul(cg_reshape(there, CG_SHAPE(2, 3)), cg_reshape(host, CG_SHAPE(3, 2))),
                     "different devices");
         /* An index out of range is reported at the next read. */
-        cg_tensor *bad = cg_gather(there, 0, cg_to_device(cg_full(CG_SHAPE(2), 7, CG_INT64), device));
+        cg_tensor *bad =
+            cg_gather(there, 0, cg_to_device(cg_full(CG_SHAPE(2), 7, CG_INT64), device));
         CHECK_ERROR(cg_item(cg_sum(bad, CG_ALL_DIMS, false)), "out of range");
         CHECK_NEAR(cg_item(cg_sum(there, CG_ALL_DIMS, false)), 20.5, 0);
     }
@@ -679,13 +785,20 @@ static const struct {
     const char *name;
     suite_fn run;
 } SUITES[] = {
-    {"binary", suite_binary},       {"where", suite_where},
-    {"unary", suite_unary},         {"reductions", suite_reductions},
-    {"matmul", suite_matmul},       {"softmax and losses", suite_softmax_and_losses},
-    {"indexing", suite_indexing},   {"dropout", suite_dropout},
-    {"convolution", suite_convolution}, {"optimizers", suite_optimizers},
-    {"models", suite_models},       {"training", suite_training},
-    {"allocator", suite_allocator}, {"devices and reads", suite_devices_and_reads},
+    {"binary", suite_binary},
+    {"where", suite_where},
+    {"unary", suite_unary},
+    {"reductions", suite_reductions},
+    {"matmul", suite_matmul},
+    {"softmax and losses", suite_softmax_and_losses},
+    {"indexing", suite_indexing},
+    {"dropout", suite_dropout},
+    {"convolution", suite_convolution},
+    {"optimizers", suite_optimizers},
+    {"models", suite_models},
+    {"training", suite_training},
+    {"allocator", suite_allocator},
+    {"devices and reads", suite_devices_and_reads},
 };
 
 #define GPU_TEST(suite)                                                                            \
@@ -706,6 +819,7 @@ GPU_TEST(convolution)
 GPU_TEST(optimizers)
 GPU_TEST(models)
 GPU_TEST(training)
+GPU_TEST(high_level)
 GPU_TEST(allocator)
 GPU_TEST(devices_and_reads)
 

@@ -1,8 +1,10 @@
-/* Matrix products: the built-in GEMM kernel against a naive triple loop and against the CBLAS
- * path, and cg_matmul (every operand form and memory layout) against numpy.matmul computed by
- * definition. */
+/* Matrix products: the built-in GEMM kernel against a naive triple loop (sizes around its tiles
+ * and across its cache blocks, its portable micro-kernel forced, split across threads) and against
+ * the CBLAS path, and cg_matmul (every operand form and memory layout) against numpy.matmul
+ * computed by definition. */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/gemm.h"
 #include "test.h"
@@ -137,6 +139,27 @@ static bool gemm_close(cg_dtype dtype, const gemm_case *gc, const double *actual
 typedef bool (*gemm_check)(cg_dtype dtype, const gemm_case *gc, const double *a, const double *b,
                            const double *expected, const double *magnitude);
 
+/* Fills the operands of one case with random values, computes the product by definition and runs
+ * check on it. */
+static bool check_gemm_case(gemm_check check, cg_dtype dtype, const gemm_case *gc) {
+    double *a = malloc(sizeof(double) * stored_a(gc));
+    double *b = malloc(sizeof(double) * stored_b(gc));
+    double *expected = malloc(sizeof(double) * stored_c(gc));
+    double *magnitude = malloc(sizeof(double) * stored_c(gc));
+    bool ok = a && b && expected && magnitude;
+    if (ok) {
+        random_operand(a, stored_a(gc));
+        random_operand(b, stored_b(gc));
+        naive_gemm(gc, a, b, expected, magnitude);
+        ok = check(dtype, gc, a, b, expected, magnitude);
+    }
+    free(a);
+    free(b);
+    free(expected);
+    free(magnitude);
+    return ok;
+}
+
 static bool for_each_gemm_case(gemm_check check) {
     srand(12345);
     bool ok = true;
@@ -148,21 +171,7 @@ static bool for_each_gemm_case(gemm_check check) {
                         const gemm_case gc =
                             make_gemm_case(transposes & 1, transposes & 2, GEMM_SIZES[mi],
                                            GEMM_SIZES[ni], GEMM_SIZES[ki]);
-                        double *a = malloc(sizeof(double) * stored_a(&gc));
-                        double *b = malloc(sizeof(double) * stored_b(&gc));
-                        double *expected = malloc(sizeof(double) * stored_c(&gc));
-                        double *magnitude = malloc(sizeof(double) * stored_c(&gc));
-                        ok = a && b && expected && magnitude;
-                        if (ok) {
-                            random_operand(a, stored_a(&gc));
-                            random_operand(b, stored_b(&gc));
-                            naive_gemm(&gc, a, b, expected, magnitude);
-                            ok = check((cg_dtype)dtype, &gc, a, b, expected, magnitude);
-                        }
-                        free(a);
-                        free(b);
-                        free(expected);
-                        free(magnitude);
+                        ok = check_gemm_case(check, (cg_dtype)dtype, &gc);
                     }
     return ok;
 }
@@ -234,6 +243,115 @@ static bool forced_dispatch_is_builtin(cg_dtype dtype, const gemm_case *gc, cons
 
 TEST(gemm_force_builtin_selects_the_builtin_kernel) {
     CHECK(for_each_gemm_case(forced_dispatch_is_builtin));
+}
+
+/* ----- the built-in kernel's tiles, cache blocks and threads ----- */
+
+/* Sizes on both sides of the micro-kernels' tiles (6 x 16 and 6 x 8 with AVX2, 4 x 8 and 4 x 4
+ * portable) and of their multiples. */
+static const int64_t TILE_EDGE_SIZES[] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  12, 15, 16, 17,
+                                          23, 24, 25, 31, 32, 33, 47, 48, 49, 63, 64, 65, 70};
+enum { TILE_EDGE_SIZE_COUNT = sizeof(TILE_EDGE_SIZES) / sizeof(TILE_EDGE_SIZES[0]) };
+
+/* Runs check on every pair of tile-edge sizes for m and n, with both dtypes and all transpose
+ * combinations, under the micro-kernels chosen by generic. k cycles through the sizes too, raised
+ * where needed so the product is large enough to go through the packed kernels. */
+static bool for_each_tile_edge_case(gemm_check check, bool generic) {
+    srand(4242);
+    const bool previous = cg_gemm_force_generic(generic);
+    bool ok = true;
+    for (int dtype = CG_FLOAT32; ok && dtype <= CG_FLOAT64; dtype++)
+        for (int transposes = 0; ok && transposes < 4; transposes++)
+            for (int mi = 0; ok && mi < TILE_EDGE_SIZE_COUNT; mi++)
+                for (int ni = 0; ok && ni < TILE_EDGE_SIZE_COUNT; ni++) {
+                    const int64_t m = TILE_EDGE_SIZES[mi], n = TILE_EDGE_SIZES[ni];
+                    const int64_t listed_k =
+                        TILE_EDGE_SIZES[(mi * 7 + ni * 3) % TILE_EDGE_SIZE_COUNT];
+                    const int64_t packed_k = (CG_GEMM_SMALL_PRODUCT + m * n - 1) / (m * n);
+                    const gemm_case gc = make_gemm_case(transposes & 1, transposes & 2, m, n,
+                                                        listed_k > packed_k ? listed_k : packed_k);
+                    ok = check_gemm_case(check, (cg_dtype)dtype, &gc);
+                }
+    cg_gemm_force_generic(previous);
+    return ok;
+}
+
+TEST(gemm_builtin_matches_naive_loop_around_tile_edges) {
+    CHECK(for_each_tile_edge_case(builtin_matches_naive, false));
+}
+
+TEST(gemm_portable_kernel_matches_naive_loop_around_tile_edges) {
+    const bool previous = cg_gemm_force_generic(true);
+    CHECK(strcmp(cg_gemm_kernel_name(), "generic") == 0);
+    cg_gemm_force_generic(previous);
+    CHECK(for_each_tile_edge_case(builtin_matches_naive, true));
+}
+
+/* Products larger than one cache block along each dimension (kc = 256, mc = 144 or 72, nc =
+ * 4096 or 2048 with AVX2; the portable blocks are no larger), so the blocks' edges and the
+ * accumulation over k blocks are exercised. */
+TEST(gemm_builtin_matches_naive_loop_across_cache_blocks) {
+    static const int64_t shapes[][3] = {{150, 20, 300}, {5, 4100, 3}, {160, 33, 9}};
+    srand(777);
+    for (int generic = 0; generic < 2; generic++) {
+        const bool previous = cg_gemm_force_generic(generic);
+        bool ok = true;
+        for (int dtype = CG_FLOAT32; ok && dtype <= CG_FLOAT64; dtype++)
+            for (int transposes = 0; ok && transposes < 4; transposes++)
+                for (size_t s = 0; ok && s < sizeof shapes / sizeof shapes[0]; s++) {
+                    const gemm_case gc = make_gemm_case(transposes & 1, transposes & 2,
+                                                        shapes[s][0], shapes[s][1], shapes[s][2]);
+                    ok = check_gemm_case(builtin_matches_naive, (cg_dtype)dtype, &gc);
+                }
+        cg_gemm_force_generic(previous);
+        CHECK(ok);
+    }
+}
+
+/* Split across 2 or 3 threads, a product must match the naive loop and be bit for bit the
+ * product computed on one thread: every element sees the same operations in the same order. */
+static bool threads_match_one_thread(cg_dtype dtype, const gemm_case *gc, const double *a,
+                                     const double *b, const double *expected,
+                                     const double *magnitude) {
+    const int saved = cg_get_num_threads();
+    double *one = malloc(sizeof(double) * stored_c(gc));
+    double *split = malloc(sizeof(double) * stored_c(gc));
+    bool ok = one && split && cg_set_num_threads(1) == 0 &&
+              run_gemm(dtype, KERNEL_BUILTIN, gc, a, b, one);
+    for (int threads = 2; ok && threads <= 3; threads++) {
+        ok = cg_set_num_threads(threads) == 0 && run_gemm(dtype, KERNEL_BUILTIN, gc, a, b, split) &&
+             gemm_close(dtype, gc, split, expected, magnitude, "threaded vs naive loop", __FILE__,
+                        __LINE__);
+        for (size_t i = 0; ok && i < stored_c(gc); i++)
+            if (!(split[i] == one[i])) {
+                test_fail(__FILE__, __LINE__,
+                          "%s m=%lld n=%lld k=%lld on %d threads: element %zu = %.17g, on one "
+                          "thread %.17g",
+                          cg_dtype_name(dtype), (long long)gc->m, (long long)gc->n,
+                          (long long)gc->k, threads, i, split[i], one[i]);
+                ok = false;
+            }
+    }
+    cg_set_num_threads(saved);
+    free(one);
+    free(split);
+    return ok;
+}
+
+TEST(gemm_builtin_splits_across_threads_without_changing_results) {
+    /* Split by rows, by columns, and with ragged last strips. */
+    static const int64_t shapes[][3] = {{257, 70, 130}, {40, 600, 130}, {130, 257, 200}};
+    srand(99);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t work = shapes[s][0] * shapes[s][1] * shapes[s][2];
+        CHECK(work >= 2 * (int64_t)CG_GEMM_MIN_WORK_PER_THREAD); /* or no split happens */
+        for (int dtype = CG_FLOAT32; dtype <= CG_FLOAT64; dtype++)
+            for (int transposes = 0; transposes < 4; transposes++) {
+                const gemm_case gc = make_gemm_case(transposes & 1, transposes & 2, shapes[s][0],
+                                                    shapes[s][1], shapes[s][2]);
+                CHECK(check_gemm_case(threads_match_one_thread, (cg_dtype)dtype, &gc));
+            }
+    }
 }
 
 /* ----- cg_matmul against numpy.matmul by definition ----- */

@@ -14,8 +14,7 @@ const cg_backend *cg_backend_get(cg_device device) {
 #ifdef CG_HAVE_CUDA
     return cg_cuda_backend_get(device.index);
 #else
-    cg_error_set("cuda:%d is not available: this build of cgrad has no CUDA backend",
-                 device.index);
+    cg_error_set("cuda:%d is not available: this build of cgrad has no CUDA backend", device.index);
     return NULL;
 #endif
 }
@@ -33,7 +32,6 @@ bool cg_backend_matrix_layout(const cg_tensor *t, bool *transposed, int64_t *lea
         *leading = cols == 1 ? (rows > 1 ? rows : 1) : col_stride;
         if (*leading >= (rows > 1 ? rows : 1)) return true;
     }
-    cg_error_set("matmul: operand of shape %s has an unsupported memory layout",
-                 cg_shape_text(t));
+    cg_error_set("matmul: operand of shape %s has an unsupported memory layout", cg_shape_text(t));
     return false;
 }

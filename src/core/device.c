@@ -65,7 +65,7 @@ int cg_cuda_memory_release_cached(int index) { return cg_cuda_allocator_release_
 static const char no_cuda_backend[] = "this build of cgrad has no CUDA backend";
 
 int cg_cuda_device_count(void) {
-    cg_error_set("%s", no_cuda_backend);
+    cg_error_set("no CUDA device: %s", no_cuda_backend);
     return 0;
 }
 

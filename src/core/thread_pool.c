@@ -15,6 +15,9 @@
 
 /* More threads than this is taken for a mistake in the setting, not honoured. */
 enum { MAX_THREADS = 1024 };
+/* How many times a submitter looks for its workers to finish before it sleeps (some tens of
+ * microseconds). */
+enum { FINISH_SPIN_CHECKS = 20000 };
 
 typedef void (*chunk_fn)(int64_t begin, int64_t end, void *ctx);
 
@@ -32,7 +35,8 @@ static struct {
     chunk_fn fn;
     void *ctx;
     int64_t count;
-    int chunks, next_chunk, chunks_running_or_left;
+    int chunks, next_chunk;
+    atomic_int chunks_running_or_left; /* also read without the lock, to wait by spinning */
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER,
           .lock = PTHREAD_MUTEX_INITIALIZER,
           .has_work = PTHREAD_COND_INITIALIZER,
@@ -58,8 +62,7 @@ void cg_threads_configure(void) { pthread_once(&configure_once, read_configurati
 
 int cg_set_num_threads(int count) {
     if (count < 1 || count > MAX_THREADS) {
-        cg_error_set("set_num_threads: %d threads requested; expected 1 to %d", count,
-                     MAX_THREADS);
+        cg_error_set("set_num_threads: %d threads requested; expected 1 to %d", count, MAX_THREADS);
         return -1;
     }
     cg_threads_configure(); /* so a later first use cannot overwrite this with the environment */
@@ -85,7 +88,8 @@ static void run_chunks(void) {
         pthread_mutex_unlock(&pool.lock);
         fn(begin, end, ctx);
         pthread_mutex_lock(&pool.lock);
-        if (--pool.chunks_running_or_left == 0) pthread_cond_signal(&pool.finished);
+        if (atomic_fetch_sub(&pool.chunks_running_or_left, 1) == 1)
+            pthread_cond_signal(&pool.finished);
     }
 }
 
@@ -128,10 +132,17 @@ void cg_parallel_for(int64_t count, int64_t grain, chunk_fn fn, void *ctx) {
     pool.count = count;
     pool.chunks = chunks;
     pool.next_chunk = 0;
-    pool.chunks_running_or_left = chunks;
+    atomic_store(&pool.chunks_running_or_left, chunks);
     pthread_cond_broadcast(&pool.has_work);
     run_chunks();
-    while (pool.chunks_running_or_left > 0)
+    /* The workers' chunks usually end within microseconds of the caller's: wait for them awake
+     * for a moment, as going to sleep would put a wake-up on the path to the result. */
+    pthread_mutex_unlock(&pool.lock);
+    for (int check = 0; check < FINISH_SPIN_CHECKS && atomic_load(&pool.chunks_running_or_left);
+         check++)
+        continue;
+    pthread_mutex_lock(&pool.lock);
+    while (atomic_load(&pool.chunks_running_or_left) > 0)
         pthread_cond_wait(&pool.finished, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&pool.submit);

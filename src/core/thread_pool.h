@@ -4,7 +4,8 @@
  *
  * One submission runs at a time. A cg_parallel_for that finds the pool busy (another user thread
  * submitting, or a call nested inside a running chunk) runs its whole range inline on the calling
- * thread instead of waiting, so the pool never deadlocks and concurrent callers each keep a core. */
+ * thread instead of waiting, so the pool never deadlocks and concurrent callers each keep a core.
+ */
 #ifndef CG_CORE_THREAD_POOL_H
 #define CG_CORE_THREAD_POOL_H
 
@@ -15,8 +16,8 @@
  * min(threads, count / grain) chunks, and runs inline as one call fn(0, count, ctx) when that is
  * fewer than 2 (small work, or one thread configured). Chunks may run on worker threads, so fn
  * must not rely on per-thread state (errors, scopes, the random generator) and must not fail. */
-void cg_parallel_for(int64_t count, int64_t grain, void (*fn)(int64_t begin, int64_t end, void *ctx),
-                     void *ctx);
+void cg_parallel_for(int64_t count, int64_t grain,
+                     void (*fn)(int64_t begin, int64_t end, void *ctx), void *ctx);
 
 /* Reads CGRAD_NUM_THREADS once (the first call of any thread function does it); callers that
  * hand work to another threaded library call it first so that library sees the same setting. */

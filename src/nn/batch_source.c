@@ -45,9 +45,9 @@ static int tensor_next(cg_batch_source *source, cg_tensor **x, cg_tensor **y) {
         /* The order goes to the data's device, as the index of a selection there. */
         cg_tensor *index = cg_from_array(batches->order + start, CG_SHAPE(count), CG_INT64);
         *x = cg_index_select(batches->x, 0, cg_to_device(index, cg_tensor_device(batches->x)));
-        *y = batches->y ? cg_index_select(batches->y, 0,
-                                          cg_to_device(index, cg_tensor_device(batches->y)))
-                        : NULL;
+        *y = batches->y
+                 ? cg_index_select(batches->y, 0, cg_to_device(index, cg_tensor_device(batches->y)))
+                 : NULL;
     } else {
         *x = cg_narrow(batches->x, 0, start, count);
         *y = batches->y ? cg_narrow(batches->y, 0, start, count) : NULL;

@@ -29,14 +29,24 @@ static int conv2d_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_
     if (cg_check_image_input(input_shape, window, "kernel") != 0) return -1;
     const int64_t channels = input_shape.dims[0], filters = state->filters;
     const int64_t area = (int64_t)state->kernel_size * state->kernel_size;
+    /* Sizes from a spec can be anything: the weight must stay within what a tensor can hold. */
+    int64_t fan_in, fan_out, weight_count;
+    if (__builtin_mul_overflow(channels, area, &fan_in) ||
+        __builtin_mul_overflow(filters, area, &fan_out) ||
+        __builtin_mul_overflow(fan_in, filters, &weight_count) || weight_count > INT64_MAX / 8) {
+        cg_error_set("%lld filters of %dx%d over %lld channels make a weight too large for a "
+                     "tensor",
+                     (long long)filters, state->kernel_size, state->kernel_size,
+                     (long long)channels);
+        return -1;
+    }
     const cg_initializer initializer =
         cg_initializer_resolve(CG_INIT_AUTO, state->options.activation);
     const cg_shape weight_shape =
         CG_SHAPE(filters, channels, state->kernel_size, state->kernel_size);
     cg_scope_begin();
-    bool ok = cg_layer_add_parameter(
-        layer, "weight",
-        cg_initial_weight(initializer, weight_shape, channels * area, filters * area));
+    bool ok = cg_layer_add_parameter(layer, "weight",
+                                     cg_initial_weight(initializer, weight_shape, fan_in, fan_out));
     if (ok && !state->options.no_bias)
         ok = cg_layer_add_parameter(layer, "bias", cg_zeros(CG_SHAPE(filters), CG_FLOAT32));
     cg_scope_end();

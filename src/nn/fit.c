@@ -233,10 +233,9 @@ cg_tensor *cg_predict(cg_model *model, const cg_tensor *x, int batch_size) {
         prepare_model(op, model, "x", cg_batch_sample_shape(x)) != 0)
         return NULL;
     return predict_batches(
-        model,
-        on_model_device(model,
-                        cg_tensor_batches(x, NULL, evaluation_batch_size(batch_size), false, 0),
-                        cg_tensor_device(x)));
+        model, on_model_device(
+                   model, cg_tensor_batches(x, NULL, evaluation_batch_size(batch_size), false, 0),
+                   cg_tensor_device(x)));
 }
 
 cg_tensor *cg_predict_dataset(cg_model *model, const cg_dataset *dataset, int batch_size) {
@@ -249,10 +248,9 @@ cg_tensor *cg_predict_dataset(cg_model *model, const cg_dataset *dataset, int ba
         prepare_model(op, model, "the data set", cg_dataset_sample_shape(dataset)) != 0)
         return NULL;
     return predict_batches(
-        model,
-        on_model_device(model,
-                        cg_dataset_batches(dataset, evaluation_batch_size(batch_size), false, 0),
-                        cg_device_cpu()));
+        model, on_model_device(
+                   model, cg_dataset_batches(dataset, evaluation_batch_size(batch_size), false, 0),
+                   cg_device_cpu()));
 }
 
 /* ----- fit ----- */

@@ -56,8 +56,9 @@ typedef int (*cg_model_tensor_visitor)(const char *name, cg_tensor *tensor, bool
                                        void *userdata);
 int cg_model_visit_tensors(const cg_model *model, cg_model_tensor_visitor visit, void *userdata);
 
-/* Moves the tensors of the built layers that are not on the model's device there (nn/model_device.c);
- * building calls it, so layers built after cg_model_to_device follow the model. 0 or -1. */
+/* Moves the tensors of the built layers that are not on the model's device there
+ * (nn/model_device.c); building calls it, so layers built after cg_model_to_device follow the
+ * model. 0 or -1. */
 int cg_model_place_tensors(cg_model *model);
 /* Moves the optimizer's per-parameter state to device (nn/optimizer.c). 0 or -1. */
 int cg_optimizer_move_state(cg_optimizer *optimizer, cg_device device);

@@ -84,8 +84,8 @@ static int copy_from_device(const cg_tensor *t, void *dst, size_t nbytes) {
     const bool previous = cg_set_grad_enabled(false);
     const cg_tensor *dense = cg_contiguous(t);
     const int status =
-        dense ? cg_storage_read(dense->storage,
-                                (size_t)dense->offset * cg_dtype_size(t->dtype), dst, nbytes)
+        dense ? cg_storage_read(dense->storage, (size_t)dense->offset * cg_dtype_size(t->dtype),
+                                dst, nbytes)
               : -1;
     cg_set_grad_enabled(previous);
     cg_scope_end();
@@ -155,7 +155,8 @@ static int print_from_device(const cg_tensor *t, FILE *out) {
     const int status = host ? cg_print(host, out) : -1;
     cg_set_grad_enabled(previous);
     cg_scope_end();
-    if (status == 0) fprintf(out, "(on %s)\n", cg_device_name(t->storage->device, name, sizeof name));
+    if (status == 0)
+        fprintf(out, "(on %s)\n", cg_device_name(t->storage->device, name, sizeof name));
     return status == 0 && !ferror(out) ? 0 : -1;
 }
 

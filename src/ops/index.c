@@ -83,11 +83,15 @@ bool cg_check_class_labels(const char *op, const cg_tensor *labels, int64_t num_
         return false;
     }
     if (cg_numel(labels) == 0) return true;
+    /* Both extremes in one read: on a GPU each read waits for the queued kernels. */
+    double extremes[2] = {NAN, NAN};
     cg_scope_begin();
-    const double lowest = cg_item(cg_min(labels, CG_ALL_DIMS, false));
-    const double highest = cg_item(cg_max(labels, CG_ALL_DIMS, false));
+    cg_tensor *pair[2] = {cg_min(labels, CG_ALL_DIMS, false), cg_max(labels, CG_ALL_DIMS, false)};
+    const cg_tensor *stacked = cg_to_dtype(cg_stack(pair, 2, 0), CG_FLOAT64);
+    const bool read = stacked && cg_copy_to_array(stacked, extremes, sizeof extremes) == 0;
     cg_scope_end();
-    if (isnan(lowest) || isnan(highest)) return false;
+    const double lowest = extremes[0], highest = extremes[1];
+    if (!read) return false;
     if (lowest < 0 || highest >= (double)num_classes) {
         cg_error_set("%s: label %lld is out of range for %lld classes", op,
                      (long long)(lowest < 0 ? lowest : highest), (long long)num_classes);

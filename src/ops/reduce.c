@@ -138,9 +138,9 @@ cg_tensor *cg_logsumexp(const cg_tensor *x, cg_dims dims, bool keepdim) {
     cg_scope_begin();
     /* Shift by the (constant) maximum so exp cannot overflow; an infinite maximum shifts by 0. */
     cg_tensor *peak = cg_detach(cg_max(x, dims, true));
-    cg_tensor *finite =
-        peak ? cg_lt(cg_abs(peak),
-                     cg_full_on(CG_SCALAR_SHAPE, INFINITY, x->dtype, x->storage->device)) : NULL;
+    cg_tensor *finite = peak ? cg_lt(cg_abs(peak), cg_full_on(CG_SCALAR_SHAPE, INFINITY, x->dtype,
+                                                              x->storage->device))
+                             : NULL;
     cg_tensor *shift = cg_where(finite, peak, cg_zeros_like(peak ? peak : x));
     cg_tensor *total = cg_sum(cg_exp(cg_sub(x, shift)), dims, true);
     cg_tensor *out = cg_add(cg_log(total), shift);

@@ -31,7 +31,7 @@ int cg_cpu_sum_of_squares(const cg_tensor *x, double *result) {
  * compiler can vectorise. */
 #define UPDATE_ROWS(T, ELEMENT)                                                                    \
     do {                                                                                           \
-        const cg_update_scalars_##T s = cg_update_scalars_##T##_from(update);                            \
+        const cg_update_scalars_##T s = cg_update_scalars_##T##_from(update);                      \
         T *ps = cg_tensor_data(param), *as = cg_tensor_data(a), *bs = cg_tensor_data(b);           \
         const T *gs = cg_tensor_data(grad);                                                        \
         const bool unit = sp == 1 && sg == 1 && sa == 1 && sb == 1;                                \

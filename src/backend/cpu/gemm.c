@@ -21,13 +21,6 @@
 #include <cblas.h>
 #endif
 
-/* Products of fewer multiply-adds than this run the direct loop: packing costs more than it
- * saves on them. */
-static const int64_t SMALL_PRODUCT = 8 * 1024;
-/* A thread's share of a split product is at least this many multiply-adds, so waking a worker
- * (some microseconds) stays a small part of the time it saves. */
-static const int64_t MIN_WORK_PER_THREAD = 1024 * 1024;
-
 static _Thread_local bool builtin_forced, generic_forced;
 
 bool cg_gemm_has_blas(void) {
@@ -103,8 +96,8 @@ typedef struct {
         T *out = c;                                                                                \
         for (int64_t i = 0; i < rows; i++)                                                         \
             for (int64_t j = 0; j < cols; j++)                                                     \
-                out[i * ldc + j] =                                                                 \
-                    (accumulate ? out[i * ldc + j] : 0) + source[i * tile_width + j];              \
+                out[i * ldc + j] = accumulate ? out[i * ldc + j] + source[i * tile_width + j]      \
+                                              : source[i * tile_width + j];                        \
     }
 
 /* The direct loop: an i-p-j order whose inner loop streams a row of op(B) into a row of C, read
@@ -231,11 +224,11 @@ static void multiply_blocked(const cg_gemm_kernel *kernel, const element_ops *op
             const int64_t kc = min64(kc_block, pr->k - pc);
             /* op(B)'s columns are the rows of op(B) transposed. */
             kernel->pack(!pr->trans_b, element_at(pr->b, pr->ldb, pr->trans_b, pc, jc, size),
-                      pr->ldb, nc, kc, kernel->nr, packed_b);
+                         pr->ldb, nc, kc, kernel->nr, packed_b);
             for (int64_t ic = 0; ic < pr->m; ic += mc_block) {
                 const int64_t mc = min64(mc_block, pr->m - ic);
                 kernel->pack(pr->trans_a, element_at(pr->a, pr->lda, pr->trans_a, ic, pc, size),
-                          pr->lda, mc, kc, kernel->mr, packed_a);
+                             pr->lda, mc, kc, kernel->mr, packed_a);
                 multiply_packed(kernel, ops, mc, nc, kc, packed_a, packed_b,
                                 pr->c + (size_t)(ic * pr->ldc + jc) * size, pr->ldc, pc > 0);
             }
@@ -277,16 +270,19 @@ static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kerne
                              const gemm_problem *pr) {
     if (pr->m <= 0 || pr->n <= 0) return;
     const int64_t work = pr->m * pr->n * pr->k;
-    if (work < SMALL_PRODUCT) {
+    if (work < CG_GEMM_SMALL_PRODUCT) {
         ops->multiply_directly(pr);
         return;
     }
     const int64_t row_tiles = (pr->m + kernel->mr - 1) / kernel->mr;
     const int64_t col_tiles = (pr->n + kernel->nr - 1) / kernel->nr;
-    const split_product split = {kernel, ops, pr, col_tiles >= row_tiles};
+    /* Each strip packs all of the operand the split does not cut, so cut the larger one (B's
+     * columns when A is no larger), unless it is a single tile. */
+    const bool split_columns = (pr->m <= pr->n && col_tiles > 1) || row_tiles == 1;
+    const split_product split = {kernel, ops, pr, split_columns};
     const int64_t tiles = split.split_columns ? col_tiles : row_tiles;
     const int64_t work_per_tile = work / tiles;
-    cg_parallel_for(tiles, (MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile,
+    cg_parallel_for(tiles, (CG_GEMM_MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile,
                     multiply_strips, (void *)&split);
 }
 
@@ -294,8 +290,8 @@ static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kerne
     void cg_gemm_builtin_##SUFFIX(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,     \
                                   const T *a, int64_t lda, const T *b, int64_t ldb, T *c,          \
                                   int64_t ldc) {                                                   \
-        const gemm_problem problem = {trans_a,          trans_b,          m,   n,   k,  \
-                                      (const char *)a, (const char *)b, (char *)c, lda, ldb, ldc}; \
+        const gemm_problem problem = {trans_a,         trans_b,   m,   n,   k,  (const char *)a,   \
+                                      (const char *)b, (char *)c, lda, ldb, ldc};                  \
         multiply_builtin(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem);                          \
     }
 

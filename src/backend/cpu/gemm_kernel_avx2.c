@@ -16,14 +16,13 @@ enum { TILE_ROWS = 6 };
 
 /* The tile's rows are kept as pairs of vectors of LANES elements each. */
 #define DEFINE_AVX2_KERNEL(name, T, VECTOR, LANES, SET_ZERO, BROADCAST, LOAD, STORE, ADD, FMADD)   \
-    __attribute__((target("avx2,fma"))) static void name(int64_t kc, const void *packed_a,        \
+    __attribute__((target("avx2,fma"))) static void name(int64_t kc, const void *packed_a,         \
                                                          const void *packed_b, void *c_out,        \
                                                          int64_t ldc, bool accumulate) {           \
         const T *a = packed_a, *b = packed_b;                                                      \
         T *c = c_out;                                                                              \
         VECTOR sum[TILE_ROWS][2];                                                                  \
-        UNROLLED for (int i = 0; i < TILE_ROWS; i++)                                               \
-            sum[i][0] = sum[i][1] = SET_ZERO();                                                    \
+        UNROLLED for (int i = 0; i < TILE_ROWS; i++) sum[i][0] = sum[i][1] = SET_ZERO();           \
         for (int64_t p = 0; p < kc; p++, a += TILE_ROWS, b += 2 * LANES) {                         \
             const VECTOR b_low = LOAD(b), b_high = LOAD(b + LANES);                                \
             UNROLLED for (int i = 0; i < TILE_ROWS; i++) {                                         \
@@ -92,51 +91,67 @@ AVX2_INLINE void store_lanes(float *out, __m256 v, int count) {
     if (count == 1) _mm_store_ss(out, part);
 }
 
-/* One panel (height of its width rows present) of X stored row by row, in groups of up to 8
- * rows: 8 steps at a time, a group is loaded as an 8 x 8 block (missing rows as zeros),
- * transposed and stored as 8 steps of the panel. */
-__attribute__((target("avx2,fma"))) static void pack_rows_f32(const float *x, int64_t ld,
-                                                             int64_t height, int64_t depth,
-                                                             int width, float *out) {
+/* A group of lanes (up to 8) rows of a panel of X stored row by row, rows of them present: 8
+ * steps at a time, the group is loaded as an 8 x 8 block (missing rows as zeros), transposed and
+ * stored as 8 steps of the panel. A panel of one group stores whole vectors anyway, each spilling
+ * into the next step's place before that step overwrites it; only a block's last step, which may
+ * end the buffer, stores exactly its lanes. Inlined, so callers passing constants get straight
+ * code for the common groups. */
+AVX2_INLINE void pack_row_group(const float *group, int64_t ld, int64_t rows, int lanes,
+                                int64_t depth, int width, float *out) {
+    const bool spill = lanes == 8 || lanes == width;
+    int64_t p = 0;
+    for (; p + 8 <= depth; p += 8) {
+        __m256 v[8];
+        UNROLLED for (int r = 0; r < 8; r++) v[r] =
+            r < rows ? _mm256_loadu_ps(group + r * ld + p) : _mm256_setzero_ps();
+        transpose_8x8(v);
+        UNROLLED for (int s = 0; s < 8; s++) {
+            if (spill && s < 7)
+                _mm256_storeu_ps(out + (p + s) * width, v[s]);
+            else
+                store_lanes(out + (p + s) * width, v[s], lanes);
+        }
+    }
+    for (; p < depth; p++)
+        for (int r = 0; r < lanes; r++)
+            out[p * width + r] = r < rows ? group[r * ld + p] : 0;
+}
+
+/* One panel (height of its width rows present) of X stored row by row, in groups of 8 rows. */
+__attribute__((target("avx2,fma"))) static void
+pack_rows_f32(const float *x, int64_t ld, int64_t height, int64_t depth, int width, float *out) {
     for (int g = 0; g < width; g += 8) {
         const int lanes = width - g < 8 ? width - g : 8;
         const int64_t rows = height - g < 0 ? 0 : height - g < lanes ? height - g : lanes;
-        const float *group = x + g * ld;
-        int64_t p = 0;
-        for (; p + 8 <= depth; p += 8) {
-            __m256 v[8];
-            UNROLLED for (int r = 0; r < 8; r++)
-                v[r] = r < rows ? _mm256_loadu_ps(group + r * ld + p) : _mm256_setzero_ps();
-            transpose_8x8(v);
-            UNROLLED for (int s = 0; s < 8; s++)
-                store_lanes(out + (p + s) * width + g, v[s], lanes);
-        }
-        for (; p < depth; p++)
-            for (int r = 0; r < lanes; r++)
-                out[p * width + g + r] = r < rows ? group[r * ld + p] : 0;
+        if (rows == 8)
+            pack_row_group(x + g * ld, ld, 8, 8, depth, width, out + g);
+        else if (rows == TILE_ROWS && lanes == TILE_ROWS && width == TILE_ROWS)
+            pack_row_group(x + g * ld, ld, TILE_ROWS, TILE_ROWS, depth, TILE_ROWS, out + g);
+        else
+            pack_row_group(x + g * ld, ld, rows, lanes, depth, width, out + g);
     }
 }
 
 /* One panel (height of its width rows present, width a multiple of 8) of X stored step by step:
  * vector copies, masked where rows are missing so they read as zeros. */
-__attribute__((target("avx2,fma"))) static void pack_steps_f32(const float *x, int64_t ld,
-                                                              int64_t height, int64_t depth,
-                                                              int width, float *out) {
+__attribute__((target("avx2,fma"))) static void
+pack_steps_f32(const float *x, int64_t ld, int64_t height, int64_t depth, int width, float *out) {
     for (int i = 0; i < width; i += 8) {
         const int64_t rows = height - i < 0 ? 0 : height - i < 8 ? height - i : 8;
         const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rows), lane);
         for (int64_t p = 0; p < depth; p++)
-            _mm256_storeu_ps(out + p * width + i,
-                             rows == 8 ? _mm256_loadu_ps(x + p * ld + i)
-                                       : _mm256_maskload_ps(x + p * ld + i, mask));
+            _mm256_storeu_ps(out + p * width + i, rows == 8
+                                                      ? _mm256_loadu_ps(x + p * ld + i)
+                                                      : _mm256_maskload_ps(x + p * ld + i, mask));
     }
 }
 
 /* Vector paths for every panel but those of step-by-step X in widths that are not a multiple of
  * 8 (an mr-row panel of a transposed A), which the portable packing takes. */
-static void pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth,
-                     int width, void *packed) {
+static void pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth, int width,
+                     void *packed) {
     if (trans && width % 8 != 0) {
         cg_gemm_pack_f32(trans, x, ld, rows, depth, width, packed);
         return;

@@ -25,7 +25,7 @@
                                int width, void *packed) {                                          \
         const T *source = x;                                                                       \
         T *out = packed;                                                                           \
-        for (int64_t i0 = 0; i0 < rows; i0 += width, out += width * depth) {                      \
+        for (int64_t i0 = 0; i0 < rows; i0 += width, out += width * depth) {                       \
             const int64_t height = rows - i0 < width ? rows - i0 : width;                          \
             if (trans)                                                                             \
                 for (int64_t p = 0; p < depth; p++)                                                \

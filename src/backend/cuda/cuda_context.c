@@ -28,9 +28,7 @@ bool cg_cublas_ok(cublasStatus_t status, const char *what) {
     return false;
 }
 
-int cg_cuda_launched(const char *kernel) {
-    return cg_cuda_ok(cudaGetLastError(), kernel) ? 0 : -1;
-}
+int cg_cuda_launched(const char *kernel) { return cg_cuda_ok(cudaGetLastError(), kernel) ? 0 : -1; }
 
 /* The count is asked once: without a driver every later CUDA call would fail the same way. */
 static void count_devices(void) {
@@ -116,8 +114,8 @@ cg_cuda_device *cg_cuda_select(int index) {
         if (count == 0)
             cg_error_set("cuda:%d is not available: %s", index, unavailable_reason);
         else
-            cg_error_set("cuda:%d is not available: the machine has %d CUDA device%s", index,
-                         count, count == 1 ? "" : "s");
+            cg_error_set("cuda:%d is not available: the machine has %d CUDA device%s", index, count,
+                         count == 1 ? "" : "s");
         return NULL;
     }
     if (!make_current(index)) return NULL;
@@ -148,9 +146,10 @@ int cg_cuda_synchronize(cg_cuda_device *device) {
     if (!cg_cuda_ok(cudaStreamSynchronize(device->stream), what)) return -1;
     volatile unsigned long long *fault = device->index_fault;
     if (!fault[0]) return 0;
-    cg_error_set("cuda:%d: index %lld is out of range for a dimension of size %lld (met by a gather "
-                 "or scatter_add queued before this point)",
-                 device->index, (long long)fault[1], (long long)fault[2]);
+    cg_error_set(
+        "cuda:%d: index %lld is out of range for a dimension of size %lld (met by a gather "
+        "or scatter_add queued before this point)",
+        device->index, (long long)fault[1], (long long)fault[2]);
     fault[0] = 0;
     return -1;
 }

@@ -28,8 +28,8 @@ static int64_t group_capacity(const cg_window2d *w, int64_t filters) {
 /* Unfolds samples [first, first + count) of images into cols: tap k of sample g at output
  * position p goes to cols[g * sample_stride + k * tap_stride + p]; padding reads as zero. */
 template <typename T>
-__global__ void im2col_kernel(cg_window2d w, int64_t first, int64_t count, const T *images,
-                              T *cols, int64_t sample_stride, int64_t tap_stride) {
+__global__ void im2col_kernel(cg_window2d w, int64_t first, int64_t count, const T *images, T *cols,
+                              int64_t sample_stride, int64_t tap_stride) {
     const int64_t p_count = w.out_height * w.out_width;
     const int64_t k_count = w.channels * w.kernel_height * w.kernel_width;
     CG_CUDA_FOR_EACH(i, count * k_count * p_count) {
@@ -81,8 +81,8 @@ __global__ void add_bias_kernel(int64_t n, int64_t filters, int64_t p_count, con
 
 /* grad_out (N, F, P) samples [first, first + count) into out laid out (F, count, P). */
 template <typename T>
-__global__ void filters_first_kernel(int64_t first, int64_t count, int64_t filters,
-                                     int64_t p_count, const T *grad_out, T *out) {
+__global__ void filters_first_kernel(int64_t first, int64_t count, int64_t filters, int64_t p_count,
+                                     const T *grad_out, T *out) {
     CG_CUDA_FOR_EACH(i, filters * count * p_count) {
         const int64_t p = i % p_count, g = (i / p_count) % count, f = i / (p_count * count);
         out[i] = grad_out[((first + g) * filters + f) * p_count + p];
@@ -126,8 +126,7 @@ static int conv_forward(cg_cuda_device *device, const cg_tensor *x, const cg_ten
         product.ldc = p;
         product.stride_c = filters * p;
         product.batch = count;
-        if (cg_cuda_launched("cuda im2col") != 0 ||
-            cg_cuda_gemm(device, x->dtype, &product) != 0)
+        if (cg_cuda_launched("cuda im2col") != 0 || cg_cuda_gemm(device, x->dtype, &product) != 0)
             return -1;
     }
     const int64_t n = cg_numel(out);
@@ -172,8 +171,7 @@ static int conv_backward_input(cg_cuda_device *device, const cg_tensor *grad_out
 
 template <typename T>
 static int conv_backward_weight(cg_cuda_device *device, const cg_tensor *grad_out,
-                                const cg_tensor *x, const cg_window2d *w,
-                                cg_tensor *grad_weight) {
+                                const cg_tensor *x, const cg_window2d *w, cg_tensor *grad_weight) {
     const int64_t filters = grad_weight->shape[0], k = taps(w), p = positions(w);
     const int64_t capacity = group_capacity(w, filters);
     scratch_block cols(device, x->dtype, k * p * capacity);
@@ -189,9 +187,8 @@ static int conv_backward_weight(cg_cuda_device *device, const cg_tensor *grad_ou
         im2col_kernel<<<cg_cuda_blocks(count * k * p), CG_CUDA_THREADS, 0, device->stream>>>(
             *w, first, count, (const T *)cg_tensor_data(x), (T *)cols.data, p, columns);
         filters_first_kernel<<<cg_cuda_blocks(filters * columns), CG_CUDA_THREADS, 0,
-                               device->stream>>>(first, count, filters, p,
-                                                 (const T *)cg_tensor_data(grad_out),
-                                                 (T *)grads.data);
+                               device->stream>>>(
+            first, count, filters, p, (const T *)cg_tensor_data(grad_out), (T *)grads.data);
         cg_cuda_gemm_args product = {};
         product.transpose_b = true;
         product.m = filters;
@@ -205,8 +202,7 @@ static int conv_backward_weight(cg_cuda_device *device, const cg_tensor *grad_ou
         product.ldc = k;
         product.batch = 1;
         product.beta = 1;
-        if (cg_cuda_launched("cuda im2col") != 0 ||
-            cg_cuda_gemm(device, x->dtype, &product) != 0)
+        if (cg_cuda_launched("cuda im2col") != 0 || cg_cuda_gemm(device, x->dtype, &product) != 0)
             return -1;
     }
     return 0;
@@ -230,8 +226,8 @@ extern "C" int cg_cuda_conv2d_backward_input(const cg_tensor *grad_out, const cg
     if (!device) return -1;
     int status = 0;
     cg_cuda_float_dispatch(grad_x->dtype, [&](auto type) {
-        status = conv_backward_input<CG_CUDA_TYPE_OF(type)>(device, grad_out, weight, window,
-                                                            grad_x);
+        status =
+            conv_backward_input<CG_CUDA_TYPE_OF(type)>(device, grad_out, weight, window, grad_x);
     });
     return status;
 }
@@ -242,8 +238,8 @@ extern "C" int cg_cuda_conv2d_backward_weight(const cg_tensor *grad_out, const c
     if (!device) return -1;
     int status = 0;
     cg_cuda_float_dispatch(x->dtype, [&](auto type) {
-        status = conv_backward_weight<CG_CUDA_TYPE_OF(type)>(device, grad_out, x, window,
-                                                             grad_weight);
+        status =
+            conv_backward_weight<CG_CUDA_TYPE_OF(type)>(device, grad_out, x, window, grad_weight);
     });
     return status;
 }
@@ -261,16 +257,14 @@ __device__ inline void inside_range(int64_t count, int64_t stride, int64_t offse
 
 /* A NaN wins its window, as in PyTorch and the CPU backend. */
 template <typename T>
-__global__ void max_pool_kernel(cg_window2d w, int64_t n, const T *images, T *out,
-                                int64_t *where) {
+__global__ void max_pool_kernel(cg_window2d w, int64_t n, const T *images, T *out, int64_t *where) {
     CG_CUDA_FOR_EACH(o, n) {
         const int64_t ow = o % w.out_width, oh = (o / w.out_width) % w.out_height;
         const T *image = images + o / (w.out_width * w.out_height) * w.height * w.width;
         int64_t h0, h1, w0, w1, best = -1;
         inside_range(w.kernel_height, w.dilation_h, oh * w.stride_h - w.pad_top, w.height, &h0,
                      &h1);
-        inside_range(w.kernel_width, w.dilation_w, ow * w.stride_w - w.pad_left, w.width, &w0,
-                     &w1);
+        inside_range(w.kernel_width, w.dilation_w, ow * w.stride_w - w.pad_left, w.width, &w0, &w1);
         for (int64_t kh = h0; kh < h1; kh++) {
             const int64_t ih = oh * w.stride_h - w.pad_top + kh * w.dilation_h;
             for (int64_t kw = w0; kw < w1; kw++) {

@@ -113,8 +113,8 @@ __global__ void random_kernel(int64_t n, T *out, cg_random_kind kind, uint64_t k
         else if (kind == CG_RANDOM_NORMAL)
             out[i] = (T)(a + b * cg_random_normal(key, position));
         else
-            out[i] = cg_cuda_convert<T>(
-                a + (double)(cg_random_bits(key, position) % (uint64_t)(b - a)));
+            out[i] =
+                cg_cuda_convert<T>(a + (double)(cg_random_bits(key, position) % (uint64_t)(b - a)));
     }
 }
 
@@ -187,8 +187,8 @@ extern "C" int cg_cuda_unary_backward(cg_unary_op op, const double *params, cons
 
 /* out may alias a: each element is read and written by the same thread. */
 template <typename T>
-__global__ void binary_kernel(cg_cuda_walk walk, int64_t n, cg_binary_op op, const T *a,
-                              const T *b, T *out) {
+__global__ void binary_kernel(cg_cuda_walk walk, int64_t n, cg_binary_op op, const T *a, const T *b,
+                              T *out) {
     CG_CUDA_FOR_EACH(i, n) {
         int64_t at[3];
         cg_cuda_offsets<3>(walk, i, at);

@@ -73,8 +73,7 @@ static cg_cuda_walk index_walk(const cg_tensor *index, const cg_tensor *dense,
     return cg_cuda_walk_over(index->ndim, index->shape, 3, strides);
 }
 
-extern "C" int cg_cuda_gather(const cg_tensor *x, int dim, const cg_tensor *index,
-                              cg_tensor *out) {
+extern "C" int cg_cuda_gather(const cg_tensor *x, int dim, const cg_tensor *index, cg_tensor *out) {
     cg_cuda_device *device = cg_cuda_device_of(out);
     const int64_t n = cg_numel(index);
     if (!device || n == 0) return device ? 0 : -1;
@@ -86,12 +85,12 @@ extern "C" int cg_cuda_gather(const cg_tensor *x, int dim, const cg_tensor *inde
         const unsigned blocks = cg_cuda_blocks(n);
         if (index->dtype == CG_INT32)
             gather_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
-                walk, n, x->shape[dim], x->strides[dim], (const int32_t *)cg_tensor_data(index),
-                xs, outs, device->index_fault);
+                walk, n, x->shape[dim], x->strides[dim], (const int32_t *)cg_tensor_data(index), xs,
+                outs, device->index_fault);
         else
             gather_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
-                walk, n, x->shape[dim], x->strides[dim], (const int64_t *)cg_tensor_data(index),
-                xs, outs, device->index_fault);
+                walk, n, x->shape[dim], x->strides[dim], (const int64_t *)cg_tensor_data(index), xs,
+                outs, device->index_fault);
     });
     return cg_cuda_launched("cuda gather");
 }

@@ -82,9 +82,7 @@ template <typename T, typename V> __host__ __device__ inline T cg_cuda_convert(V
 }
 
 /* Calls f(cg_cuda_type<T>()) with the C type T of dtype: any dtype, or float32 and float64. */
-template <typename T> struct cg_cuda_type {
-    using type = T;
-};
+template <typename T> struct cg_cuda_type { using type = T; };
 
 template <typename F> static void cg_cuda_any_dispatch(cg_dtype dtype, F &&f) {
     switch (dtype) {

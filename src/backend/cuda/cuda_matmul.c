@@ -46,11 +46,10 @@ int cg_cuda_gemm(cg_cuda_device *device, cg_dtype dtype, const cg_cuda_gemm_args
     if (!fits_int(args)) return -1;
     const bool tf32 = dtype == CG_FLOAT32 && cg_is_tf32_enabled();
     pthread_mutex_lock(&device->cublas_lock);
-    const bool ok =
-        cg_cublas_ok(cublasSetMathMode(device->cublas,
-                                       tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-                     "matmul: setting the cuBLAS math mode") &&
-        cg_cublas_ok(gemm(device->cublas, dtype, args), "matmul: cuBLAS gemm");
+    const bool ok = cg_cublas_ok(cublasSetMathMode(device->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                        : CUBLAS_DEFAULT_MATH),
+                                 "matmul: setting the cuBLAS math mode") &&
+                    cg_cublas_ok(gemm(device->cublas, dtype, args), "matmul: cuBLAS gemm");
     pthread_mutex_unlock(&device->cublas_lock);
     return ok ? 0 : -1;
 }

@@ -96,8 +96,8 @@ extern "C" int cg_cuda_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *ou
     const cg_cuda_walk kept = cg_cuda_walk_over(x->ndim, kept_shape, 2, kept_strides);
     const cg_cuda_walk reduced = cg_cuda_walk_over(x->ndim, reduced_shape, 1, reduced_strides);
     const int64_t count = cg_shape_numel(x->ndim, reduced_shape);
-    const int64_t block_threads = count >= CG_CUDA_THREADS ? CG_CUDA_THREADS
-                                                           : (count + WARP - 1) / WARP * WARP;
+    const int64_t block_threads =
+        count >= CG_CUDA_THREADS ? CG_CUDA_THREADS : (count + WARP - 1) / WARP * WARP;
     const int64_t blocks = outputs < CG_CUDA_MAX_BLOCKS ? outputs : CG_CUDA_MAX_BLOCKS;
     cg_cuda_any_dispatch(x->dtype, [&](auto type) {
         using T = CG_CUDA_TYPE_OF(type);
@@ -109,8 +109,7 @@ extern "C" int cg_cuda_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *ou
                                                         outs);
         else
             reduce_by_block_kernel<<<(unsigned)blocks, (unsigned)block_threads, 0,
-                                     device->stream>>>(kept, reduced, outputs, count, op, xs,
-                                                       outs);
+                                     device->stream>>>(kept, reduced, outputs, count, op, xs, outs);
     });
     return cg_cuda_launched("cuda reduce");
 }
@@ -170,8 +169,8 @@ extern "C" int cg_cuda_arg_reduce(const cg_tensor *x, int dim, bool is_max, cg_t
     return cg_cuda_launched("cuda argmax");
 }
 
-__device__ inline void softmax_line(const float *in, int64_t in_step, float *out,
-                                    int64_t out_step, int64_t length, bool take_log) {
+__device__ inline void softmax_line(const float *in, int64_t in_step, float *out, int64_t out_step,
+                                    int64_t length, bool take_log) {
     cg_softmax_line_f32(in, in_step, out, out_step, length, take_log);
 }
 __device__ inline void softmax_line(const double *in, int64_t in_step, double *out,
@@ -277,10 +276,9 @@ extern "C" int cg_cuda_sum_of_squares(const cg_tensor *x, double *result) {
         });
         status = cg_cuda_launched("cuda sum of squares");
     }
-    if (status == 0 &&
-        !cg_cuda_ok(cudaMemcpyAsync(result, total, sizeof(double), cudaMemcpyDeviceToHost,
-                                    device->stream),
-                    "cuda sum of squares: reading the result"))
+    if (status == 0 && !cg_cuda_ok(cudaMemcpyAsync(result, total, sizeof(double),
+                                                   cudaMemcpyDeviceToHost, device->stream),
+                                   "cuda sum of squares: reading the result"))
         status = -1;
     if (status == 0) status = cg_cuda_synchronize(device);
     cg_cuda_free(device, total, sizeof(double));

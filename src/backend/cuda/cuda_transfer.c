@@ -22,8 +22,8 @@ static int staged_upload(cg_cuda_device *device, cudaStream_t stream, char *dst,
              cg_cuda_ok(cudaEventSynchronize(buffer->released), "cuda: waiting for an upload");
         if (ok) {
             memcpy(buffer->data, src + done, chunk);
-            ok = cg_cuda_ok(cudaMemcpyAsync(dst + done, buffer->data, chunk,
-                                            cudaMemcpyHostToDevice, stream),
+            ok = cg_cuda_ok(cudaMemcpyAsync(dst + done, buffer->data, chunk, cudaMemcpyHostToDevice,
+                                            stream),
                             "cuda: copying to the device") &&
                  cg_cuda_ok(cudaEventRecord(buffer->released, stream), "cuda: recording an event");
             buffer->in_use = ok;
