@@ -52,6 +52,20 @@ bool test_expect_error(bool failed, const char *message, const char *text, const
     return true;
 }
 
+bool test_expect_file_error(bool failed, const char *path, const char *reason, const char *file,
+                            int line) {
+    if (!failed) {
+        test_fail(file, line, "reading %s succeeded; expected \"%s\"", path, reason);
+        return false;
+    }
+    if (!strstr(cg_last_error(), path) || !strstr(cg_last_error(), reason)) {
+        test_fail(file, line, "error \"%s\" does not name %s with \"%s\"", cg_last_error(), path,
+                  reason);
+        return false;
+    }
+    return true;
+}
+
 const char *test_source_path(const char *relative) {
     static char path[4096];
     snprintf(path, sizeof path, "%s/%s", CG_SOURCE_DIR, relative);

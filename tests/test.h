@@ -68,6 +68,11 @@ static inline bool test_pointer_failed(const void *pointer) { return pointer == 
 bool test_expect_error(bool failed, const char *message, const char *text, const char *file,
                        int line, const char *expr);
 
+/* After an attempt to read path: it must have failed (failed true) with an error naming path and
+ * containing reason; reports the failure at file:line otherwise. */
+bool test_expect_file_error(bool failed, const char *path, const char *reason, const char *file,
+                            int line);
+
 /* Path of a file in the source tree (tests/fixtures/..., data/...). */
 const char *test_source_path(const char *relative);
 
