@@ -1,8 +1,7 @@
 /* GFLOP/s of the built-in matrix product and of the CBLAS (when cgrad was built with one) at the
  * products of the Fashion-MNIST MLPs (784-128-10 and 784-512-256-10, batch 32 and 128: forward
  * x W^T, backward dY W and dY^T X) and at 1024^3, with 1 and 2 threads. Each figure is the
- * median of several timed samples; the two implementations take turns sample by sample, so a
- * drift in the machine's speed hits both alike. Prints a Markdown table.
+ * median of several timed samples. Prints a Markdown table.
  *
  * Usage: matmul_bench [--samples N] [--portable] [name filter]
  *   --samples N  timed samples per figure (default 7)
@@ -23,11 +22,13 @@ typedef struct {
     int64_t m, n, k;
 } product;
 
-typedef enum { BUILTIN, BLAS } implementation;
+typedef enum { BUILTIN, BLAS, IMPLEMENTATION_COUNT } implementation;
 
 enum { MAX_PRODUCTS = 64, MAX_SAMPLES = 99 };
 /* Each sample repeats the product for at least this long, so timer resolution does not matter. */
 static const double SAMPLE_SECONDS = 0.02;
+/* Longer than OpenBLAS's idle threads spin (2^28 cycles by default). */
+enum { PAUSE_NANOSECONDS = 300 * 1000 * 1000 };
 
 static double now(void) {
     struct timespec t;
@@ -104,17 +105,36 @@ static double median(double *values, int count) {
     return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
 }
 
-/* Median GFLOP/s of each implementation (BLAS left 0 without one), samples interleaved. */
-static void measure(const operands *o, int samples, double gflops[2]) {
-    const bool with_blas = cg_gemm_has_blas();
-    const int reps[2] = {calibrate(BUILTIN, o), with_blas ? calibrate(BLAS, o) : 0};
-    double rates[2][MAX_SAMPLES];
+enum { MAX_THREADS_MEASURED = 2 };
+
+/* Median GFLOP/s of each implementation (BLAS left 0 without one) with 1 and 2 threads. Each
+ * implementation is measured on its own, after a pause: OpenBLAS's threads keep spinning for a
+ * while after a product, which would take the core the other implementation's second thread
+ * needs. Its two thread counts take turns sample by sample. */
+static void measure(const operands *o, int samples,
+                    double gflops[MAX_THREADS_MEASURED][IMPLEMENTATION_COUNT]) {
+    const int implementations = cg_gemm_has_blas() ? IMPLEMENTATION_COUNT : 1;
     const double flop = 2.0 * (double)(o->shape->m * o->shape->n * o->shape->k);
-    for (int s = 0; s < samples; s++)
-        for (int impl = BUILTIN; impl <= (with_blas ? BLAS : BUILTIN); impl++)
-            rates[impl][s] = flop / sample((implementation)impl, o, reps[impl]) * 1e-9;
-    gflops[BUILTIN] = median(rates[BUILTIN], samples);
-    gflops[BLAS] = with_blas ? median(rates[BLAS], samples) : 0;
+    for (int impl = 0; impl < IMPLEMENTATION_COUNT; impl++) {
+        if (impl >= implementations) {
+            gflops[0][impl] = gflops[1][impl] = 0;
+            continue;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = PAUSE_NANOSECONDS}, NULL);
+        int reps[MAX_THREADS_MEASURED];
+        double rates[MAX_THREADS_MEASURED][MAX_SAMPLES];
+        for (int t = 0; t < MAX_THREADS_MEASURED; t++) {
+            cg_set_num_threads(t + 1);
+            reps[t] = calibrate((implementation)impl, o);
+        }
+        for (int s = 0; s < samples; s++)
+            for (int t = 0; t < MAX_THREADS_MEASURED; t++) {
+                cg_set_num_threads(t + 1);
+                rates[t][s] = flop / sample((implementation)impl, o, reps[t]) * 1e-9;
+            }
+        for (int t = 0; t < MAX_THREADS_MEASURED; t++)
+            gflops[t][impl] = median(rates[t], samples);
+    }
 }
 
 static float *random_floats(int64_t count) {
@@ -129,15 +149,12 @@ static bool run(const product *p, int samples) {
                   random_floats(p->m * p->n)};
     const bool ok = o.a && o.b && o.c;
     if (ok) {
-        double gflops[2][2]; /* [threads - 1][implementation] */
-        for (int threads = 1; threads <= 2; threads++) {
-            cg_set_num_threads(threads);
-            measure(&o, samples, gflops[threads - 1]);
-        }
-        printf("| %-26s | %5lld | %5lld | %5lld | %6.1f | %6.1f |", p->name, (long long)p->m,
+        double gflops[MAX_THREADS_MEASURED][IMPLEMENTATION_COUNT];
+        measure(&o, samples, gflops);
+        printf("| %-26s | %5lld | %5lld | %5lld | %11.1f | %11.1f |", p->name, (long long)p->m,
                (long long)p->n, (long long)p->k, gflops[0][BUILTIN], gflops[1][BUILTIN]);
         if (cg_gemm_has_blas())
-            printf(" %6.1f | %6.1f | %4.0f%% | %4.0f%% |", gflops[0][BLAS], gflops[1][BLAS],
+            printf(" %7.1f | %7.1f | %7.0f%% | %7.0f%% |", gflops[0][BLAS], gflops[1][BLAS],
                    100 * gflops[0][BUILTIN] / gflops[0][BLAS],
                    100 * gflops[1][BUILTIN] / gflops[1][BLAS]);
         printf("\n");

@@ -1,6 +1,7 @@
 /* The worker pool: every index of a parallel_for runs exactly once, small ranges and one-thread
  * settings run inline on the caller, nested calls and concurrent callers neither deadlock nor
- * race (run under ThreadSanitizer with -DCGRAD_TSAN=ON), and the thread count setting. */
+ * race (make test-tsan runs the concurrent one under ThreadSanitizer), and the thread count
+ * setting. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -125,7 +126,7 @@ static void *sum_repeatedly(void *wrong_sums) {
     return NULL;
 }
 
-TEST(parallel_for_from_two_user_threads_sums_correctly) {
+TEST(parallel_for_from_two_concurrent_user_threads_sums_correctly) {
     const int saved = cg_get_num_threads();
     CHECK(cg_set_num_threads(2) == 0);
     int wrong[2] = {0, 0};

@@ -1,6 +1,8 @@
 /* The persistent worker pool behind the CPU kernels' threads. It starts lazily, at the first
  * cg_parallel_for that needs it, with cg_get_num_threads() - 1 workers (the caller is the last
- * one); idle workers sleep on a condition variable, so the pool costs nothing between operations.
+ * one). A worker that finished a job stays awake for a fraction of a millisecond, yielding its
+ * core to any thread that wants it, so the next operation of a training step finds it running;
+ * then it sleeps on a condition variable, so an idle pool costs nothing.
  *
  * One submission runs at a time. A cg_parallel_for that finds the pool busy (another user thread
  * submitting, or a call nested inside a running chunk) runs its whole range inline on the calling

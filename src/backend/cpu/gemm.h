@@ -14,7 +14,7 @@
  * direct loop (packing would cost more than it saves), and splits a product across threads only
  * into shares of at least CG_GEMM_MIN_WORK_PER_THREAD multiply-adds, so that waking a worker
  * stays a small part of the time it saves. */
-enum { CG_GEMM_SMALL_PRODUCT = 512, CG_GEMM_MIN_WORK_PER_THREAD = 1 << 20 };
+enum { CG_GEMM_SMALL_PRODUCT = 512, CG_GEMM_MIN_WORK_PER_THREAD = 1 << 17 };
 
 void cg_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                  int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc);

@@ -38,7 +38,7 @@ typedef struct {
 
 /* Plain C kernels that any C11 compiler builds and vectorises for its target. */
 extern const cg_gemm_kernel_set cg_gemm_generic_kernels;
-/* Their packing, which the faster kernels fall back on for the panels they do not special-case. */
+/* Their packing, which faster kernels without packing code of their own (float64) use too. */
 void cg_gemm_pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth, int width,
                       void *packed);
 void cg_gemm_pack_f64(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth, int width,

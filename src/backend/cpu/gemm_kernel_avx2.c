@@ -103,8 +103,9 @@ AVX2_INLINE void pack_row_group(const float *group, int64_t ld, int64_t rows, in
     int64_t p = 0;
     for (; p + 8 <= depth; p += 8) {
         __m256 v[8];
-        UNROLLED for (int r = 0; r < 8; r++) v[r] =
-            r < rows ? _mm256_loadu_ps(group + r * ld + p) : _mm256_setzero_ps();
+        UNROLLED for (int r = 0; r < 8; r++) {
+            v[r] = r < rows ? _mm256_loadu_ps(group + r * ld + p) : _mm256_setzero_ps();
+        }
         transpose_8x8(v);
         UNROLLED for (int s = 0; s < 8; s++) {
             if (spill && s < 7)
@@ -118,7 +119,8 @@ AVX2_INLINE void pack_row_group(const float *group, int64_t ld, int64_t rows, in
             out[p * width + r] = r < rows ? group[r * ld + p] : 0;
 }
 
-/* One panel (height of its width rows present) of X stored row by row, in groups of 8 rows. */
+/* One panel (height of its width rows present) of X stored row by row, in groups of 8 rows;
+ * whole groups of 8 and whole panels of a tile's rows get code specialised for them. */
 __attribute__((target("avx2,fma"))) static void
 pack_rows_f32(const float *x, int64_t ld, int64_t height, int64_t depth, int width, float *out) {
     for (int g = 0; g < width; g += 8) {
@@ -133,29 +135,31 @@ pack_rows_f32(const float *x, int64_t ld, int64_t height, int64_t depth, int wid
     }
 }
 
-/* One panel (height of its width rows present, width a multiple of 8) of X stored step by step:
- * vector copies, masked where rows are missing so they read as zeros. */
+/* One panel (height of its width rows present) of X stored step by step, in groups of 8 rows:
+ * each step of a group is one vector load, masked where rows are missing so they read as zeros,
+ * stored like pack_row_group does. */
 __attribute__((target("avx2,fma"))) static void
 pack_steps_f32(const float *x, int64_t ld, int64_t height, int64_t depth, int width, float *out) {
-    for (int i = 0; i < width; i += 8) {
-        const int64_t rows = height - i < 0 ? 0 : height - i < 8 ? height - i : 8;
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rows), lane);
-        for (int64_t p = 0; p < depth; p++)
-            _mm256_storeu_ps(out + p * width + i, rows == 8
-                                                      ? _mm256_loadu_ps(x + p * ld + i)
-                                                      : _mm256_maskload_ps(x + p * ld + i, mask));
+    const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int g = 0; g < width; g += 8) {
+        const int lanes = width - g < 8 ? width - g : 8;
+        const int64_t rows = height - g < 0 ? 0 : height - g < lanes ? height - g : lanes;
+        const __m256i present = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rows), lane_index);
+        const bool spill = lanes == 8 || lanes == width;
+        for (int64_t p = 0; p < depth; p++) {
+            const float *step = x + p * ld + g;
+            const __m256 v = rows == 8 ? _mm256_loadu_ps(step) : _mm256_maskload_ps(step, present);
+            if (spill && p + 1 < depth)
+                _mm256_storeu_ps(out + p * width + g, v);
+            else
+                store_lanes(out + p * width + g, v, lanes);
+        }
     }
 }
 
-/* Vector paths for every panel but those of step-by-step X in widths that are not a multiple of
- * 8 (an mr-row panel of a transposed A), which the portable packing takes. */
+/* Packs every float32 panel with the vector code above. */
 static void pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth, int width,
                      void *packed) {
-    if (trans && width % 8 != 0) {
-        cg_gemm_pack_f32(trans, x, ld, rows, depth, width, packed);
-        return;
-    }
     const float *source = x;
     float *out = packed;
     for (int64_t i0 = 0; i0 < rows; i0 += width, out += width * depth) {

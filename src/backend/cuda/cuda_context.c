@@ -82,7 +82,10 @@ static bool setup_device(cg_cuda_device *device, int index) {
                            "cuda: setting the cuBLAS stream") &&
               cg_cuda_ok(cudaHostAlloc((void **)&device->index_fault,
                                        3 * sizeof *device->index_fault, cudaHostAllocMapped),
-                         "cuda: allocating the index fault record");
+                         "cuda: allocating the index fault record") &&
+              cg_cuda_ok(cudaHostGetDevicePointer((void **)&device->index_fault_on_device,
+                                                  device->index_fault, 0),
+                         "cuda: mapping the index fault record");
     for (int i = 0; ok && i < CG_CUDA_STAGING_BUFFERS; i++)
         ok = cg_cuda_ok(cudaHostAlloc(&device->staging[i].data, CG_CUDA_STAGING_BYTES,
                                       cudaHostAllocDefault),

@@ -86,11 +86,11 @@ extern "C" int cg_cuda_gather(const cg_tensor *x, int dim, const cg_tensor *inde
         if (index->dtype == CG_INT32)
             gather_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
                 walk, n, x->shape[dim], x->strides[dim], (const int32_t *)cg_tensor_data(index), xs,
-                outs, device->index_fault);
+                outs, device->index_fault_on_device);
         else
             gather_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
                 walk, n, x->shape[dim], x->strides[dim], (const int64_t *)cg_tensor_data(index), xs,
-                outs, device->index_fault);
+                outs, device->index_fault_on_device);
     });
     return cg_cuda_launched("cuda gather");
 }
@@ -109,11 +109,13 @@ extern "C" int cg_cuda_scatter_add(cg_tensor *target, int dim, const cg_tensor *
         if (index->dtype == CG_INT32)
             scatter_add_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
                 walk, n, target->shape[dim], target->strides[dim],
-                (const int32_t *)cg_tensor_data(index), srcs, targets, device->index_fault);
+                (const int32_t *)cg_tensor_data(index), srcs, targets,
+                device->index_fault_on_device);
         else
             scatter_add_kernel<<<blocks, CG_CUDA_THREADS, 0, device->stream>>>(
                 walk, n, target->shape[dim], target->strides[dim],
-                (const int64_t *)cg_tensor_data(index), srcs, targets, device->index_fault);
+                (const int64_t *)cg_tensor_data(index), srcs, targets,
+                device->index_fault_on_device);
     });
     return cg_cuda_launched("cuda scatter_add");
 }

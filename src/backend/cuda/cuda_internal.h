@@ -56,9 +56,10 @@ typedef struct {
     pthread_mutex_t staging_lock;
     cg_cuda_staging_buffer staging[CG_CUDA_STAGING_BUFFERS];
     int next_staging;
-    /* Mapped host memory where a kernel that meets an index out of range records the first one:
-     * a flag, the index and the size of the dimension. Checked at each synchronisation. */
-    unsigned long long *index_fault;
+    /* Mapped host memory where a kernel that meets indices out of range records one of them: a
+     * flag, the index and the size of the dimension. Checked at each synchronisation; kernels
+     * write it through its device address. */
+    unsigned long long *index_fault, *index_fault_on_device;
 } cg_cuda_device;
 
 /* ----- contexts and errors (cuda_context.c) ----- */
