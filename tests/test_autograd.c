@@ -82,3 +82,30 @@ TEST(retain_release_pairs_inside_a_scope) {
     CHECK_NEAR(cg_item(cg_sum(a, CG_ALL_DIMS, false)), 2.0, 0);
     cg_scope_end();
 }
+
+/* A leaf takes the gradient the engine made for it as its .grad without a copy, but never a
+ * tensor the caller can still reach: the gradient passed to backward, or a view of it. */
+TEST(leaf_gradients_never_share_the_callers_memory) {
+    cg_tensor *w = cg_set_requires_grad(cg_zeros(CG_SHAPE(2, 3), CG_FLOAT64), true);
+    cg_tensor *seed = cg_full(CG_SHAPE(2, 3), 2.0, CG_FLOAT64);
+    const int64_t at[2] = {1, 2};
+    cg_scope_begin();
+    CHECK(cg_backward_with(cg_unsqueeze(w, 0), cg_unsqueeze(seed, 0)) == 0);
+    cg_scope_end();
+    CHECK(cg_fill_(seed, 5.0) == 0);
+    CHECK_NEAR(cg_get(cg_grad(w), at), 2.0, 0);
+    cg_zero_grad(w);
+    CHECK(cg_backward_with(w, seed) == 0);
+    CHECK(cg_fill_(seed, 7.0) == 0);
+    CHECK_NEAR(cg_get(cg_grad(w), at), 5.0, 0);
+    /* A gradient the engine made is taken over, then accumulated into by the next backward. */
+    cg_zero_grad(w);
+    cg_scope_begin();
+    cg_tensor *loss = cg_sum(cg_mul(w, seed), CG_ALL_DIMS, false);
+    CHECK(cg_backward(loss) == 0 && cg_backward(loss) == 0);
+    cg_scope_end();
+    CHECK_NEAR(cg_get(cg_grad(w), at), 14.0, 0);
+    CHECK_NEAR(cg_get(seed, at), 7.0, 0);
+    cg_release(seed);
+    cg_release(w);
+}

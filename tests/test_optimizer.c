@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "tensor_bits.h"
 #include "test.h"
 
 /* The float64 kernels follow PyTorch's order of operations, so only the last bits may differ. */
@@ -375,6 +376,41 @@ TEST(optimizer_updates_strided_parameters) {
     cg_release(strided);
     cg_release(transposed);
     cg_release(base);
+}
+
+/* A parameter large enough for the update to be split across threads ends bit for bit where the
+ * single-threaded update (and the strided path, on a transposed copy) takes it, for every rule. */
+TEST(optimizer_updates_do_not_depend_on_the_thread_count) {
+    const int saved = cg_get_num_threads();
+    for (int kind = 0; kind < CG_OPTIMIZER_COUNT; kind++) {
+        cg_tensor *start = cg_randn(CG_SHAPE(512, 600), CG_FLOAT32);
+        cg_tensor *g = cg_randn(CG_SHAPE(512, 600), CG_FLOAT32);
+        cg_scope_begin();
+        cg_tensor *transposed_copy = cg_contiguous(cg_transpose(start, 0, 1));
+        cg_tensor *strided = cg_keep(cg_detach(cg_transpose(transposed_copy, 0, 1)));
+        cg_scope_end();
+        cg_tensor *params[3] = {parameter(cg_clone(start)), parameter(cg_clone(start)),
+                                parameter(strided)};
+        CHECK(!cg_is_contiguous(params[2]));
+        cg_optimizer_options options = cg_optimizer_defaults((cg_optimizer_kind)kind);
+        if (kind == CG_OPTIMIZER_SGD || kind == CG_OPTIMIZER_RMSPROP) options.momentum = 0.9;
+        for (int i = 0; i < 3; i++) {
+            CHECK(cg_set_num_threads(i == 1 ? 2 : 1) == 0);
+            cg_optimizer *optimizer = cg_optimizer_new((cg_optimizer_kind)kind, &options);
+            for (int step = 0; step < 3; step++)
+                CHECK(set_gradients(&params[i], &g, 1) == 0 &&
+                      cg_optimizer_step(optimizer, &params[i], 1) == 0);
+            cg_optimizer_free(optimizer);
+        }
+        cg_set_num_threads(saved);
+        CHECK(tensors_identical(params[0], params[1]));
+        CHECK_TENSOR_CLOSE(params[2], params[0], 0, 0);
+        CHECK(!tensors_identical(params[0], start)); /* the steps did move it */
+        for (int i = 0; i < 3; i++)
+            cg_release(params[i]);
+        cg_release(g);
+        cg_release(start);
+    }
 }
 
 /* State created by a step inside a scope belongs to the optimizer, not to the scope. */

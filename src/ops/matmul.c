@@ -4,17 +4,6 @@
 
 static cg_tensor *batched_matmul(const cg_tensor *a, const cg_tensor *b);
 
-static int batched_matmul_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
-                                   cg_tensor **grads) {
-    (void)out;
-    cg_tensor *a = node->inputs[0], *b = node->inputs[1];
-    if (a->requires_grad) grads[0] = batched_matmul(g, cg_transpose(b, 1, 2));
-    if (b->requires_grad) grads[1] = batched_matmul(cg_transpose(a, 1, 2), g);
-    return (!a->requires_grad || grads[0]) && (!b->requires_grad || grads[1]) ? 0 : -1;
-}
-
-static const cg_op_def batched_matmul_op = {"matmul", batched_matmul_backward};
-
 /* True when x's matrices are dense along dim inner and their lines along it lie at least a line's
  * length apart along dim outer: the layout the kernels (and BLAS) take. Broadcast lines (stride
  * 0) are not. */
@@ -23,6 +12,27 @@ static bool dense_along(const cg_tensor *x, int inner, int outer) {
     return (x->strides[inner] == 1 || x->shape[inner] == 1) &&
            (x->shape[outer] == 1 || x->strides[outer] >= length);
 }
+
+/* left @ right laid out like operand: a column-major operand (a transposed weight) gets its
+ * gradient as the transpose of right^T @ left^T, so that the gradient reaching the weight is
+ * row-major like the weight and is used without a copy. */
+static cg_tensor *gradient_like(const cg_tensor *operand, const cg_tensor *left,
+                                const cg_tensor *right) {
+    if (dense_along(operand, 2, 1) || !dense_along(operand, 1, 2))
+        return batched_matmul(left, right);
+    return cg_transpose(batched_matmul(cg_transpose(right, 1, 2), cg_transpose(left, 1, 2)), 1, 2);
+}
+
+static int batched_matmul_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                                   cg_tensor **grads) {
+    (void)out;
+    cg_tensor *a = node->inputs[0], *b = node->inputs[1];
+    if (a->requires_grad) grads[0] = gradient_like(a, g, cg_transpose(b, 1, 2));
+    if (b->requires_grad) grads[1] = gradient_like(b, cg_transpose(a, 1, 2), g);
+    return (!a->requires_grad || grads[0]) && (!b->requires_grad || grads[1]) ? 0 : -1;
+}
+
+static const cg_op_def batched_matmul_op = {"matmul", batched_matmul_backward};
 
 /* A view whose matrices are row- or column-major, as the kernels need; a copy otherwise. */
 static cg_tensor *matrix_ready(const cg_tensor *x) {

@@ -11,6 +11,22 @@ static int reshape_backward(const cg_node *node, const cg_tensor *out, const cg_
     return grads[0] ? 0 : -1;
 }
 
+/* Adding or dropping a dim of size 1 is undone by the other, which keeps the gradient a view
+ * where reshaping a strided one would copy it. */
+static int unsqueeze_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                              cg_tensor **grads) {
+    (void)out;
+    grads[0] = cg_squeeze(g, (int)node->params.ints[0]);
+    return grads[0] ? 0 : -1;
+}
+
+static int squeeze_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
+                            cg_tensor **grads) {
+    (void)out;
+    grads[0] = cg_unsqueeze(g, (int)node->params.ints[0]);
+    return grads[0] ? 0 : -1;
+}
+
 static int permute_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                             cg_tensor **grads) {
     cg_dims inverse = {.count = out->ndim};
@@ -46,6 +62,8 @@ static int copy_backward(const cg_node *node, const cg_tensor *out, const cg_ten
 }
 
 static const cg_op_def reshape_op = {"reshape", reshape_backward};
+static const cg_op_def unsqueeze_op = {"unsqueeze", unsqueeze_backward};
+static const cg_op_def squeeze_op = {"squeeze", squeeze_backward};
 static const cg_op_def permute_op = {"permute", permute_backward};
 static const cg_op_def slice_op = {"slice", slice_backward};
 static const cg_op_def expand_op = {"expand", expand_backward};
@@ -232,7 +250,8 @@ cg_tensor *cg_squeeze(const cg_tensor *x, int dim) {
             shape[n] = x->shape[i];
             strides[n++] = x->strides[i];
         }
-    return view_of(x, n, shape, strides, x->offset, &reshape_op, NULL, 0);
+    const int64_t params[1] = {d};
+    return view_of(x, n, shape, strides, x->offset, &squeeze_op, params, 1);
 }
 
 cg_tensor *cg_squeeze_all(const cg_tensor *x) {
@@ -265,7 +284,8 @@ cg_tensor *cg_unsqueeze(const cg_tensor *x, int dim) {
             strides[i] = x->strides[n++];
         }
     }
-    return view_of(x, x->ndim + 1, shape, strides, x->offset, &reshape_op, NULL, 0);
+    const int64_t params[1] = {d};
+    return view_of(x, x->ndim + 1, shape, strides, x->offset, &unsqueeze_op, params, 1);
 }
 
 cg_tensor *cg_expand(const cg_tensor *x, cg_shape shape) {
