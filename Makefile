@@ -67,7 +67,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN) $(BUILD_BENCH)
 
 # Rewrites the PyTorch reference values in tests/fixtures (every make_*.py script there);
 # PYTHON must be a Python with torch (Debian's python3-torch installs into the system Python).
@@ -105,3 +105,17 @@ test-tsan:
 .PHONY: gpu-check
 gpu-check:
 	scripts/gpu-check.sh
+
+# The CPU benchmark beside PyTorch on Fashion-MNIST (bench/run_bench.py, see bench/README.md):
+# training, inference, latency, start-up, memory and the matrix products, alternating with
+# PyTorch, medians of 3 runs. Built without CUDA in $(BUILD_BENCH): a CUDA build loads cuBLAS at
+# process start. BENCH_ARGS passes options (BENCH_ARGS="--models mlp --reps 1"); BENCH_SAMPLES=N
+# trains on N samples per epoch for a quick run. The full run takes tens of minutes.
+BUILD_BENCH ?= build-bench
+BENCH_ARGS ?=
+.PHONY: bench
+bench:
+	@cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release -DCGRAD_CUDA=OFF -DCGRAD_BUILD_TESTS=OFF \
+		-DCGRAD_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(BUILD_BENCH) -j $(JOBS) --target train_bench matmul_bench
+	$(PYTHON) bench/run_bench.py --build $(BUILD_BENCH) $(BENCH_ARGS)
