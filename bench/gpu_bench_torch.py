@@ -1,6 +1,6 @@
 """PyTorch's side of the GPU benchmark: the models of bench/gpu_bench.c trained the same way
-(Adam, cross-entropy, synthetic data resident on the GPU, a shuffled epoch per pass, the loss read
-after every step as cg_fit reads it), in eager mode. One warm-up epoch, then whole epochs for at
+(Adam, cross-entropy, synthetic data resident on the GPU, a shuffled epoch per pass, the loss
+summed on the GPU and read once per epoch as cg_fit does), in eager mode. One warm-up epoch, then whole epochs for at
 least --seconds; peak memory is torch.cuda.max_memory_allocated over the whole run, data included.
 
 With --compare FILE (the CSV that gpu_bench printed) it prints a Markdown table of both and the
@@ -40,13 +40,15 @@ def make_model(name):
 
 def epoch(model, optimizer, loss_fn, x, y, batch):
     order = torch.randperm(x.shape[0], device=x.device)
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], batch):
         index = order[start:start + batch]
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x.index_select(0, index)), y.index_select(0, index))
         loss.backward()
         optimizer.step()
-        loss.item()
+        total += loss.detach().double() * index.shape[0]
+    return total.item() / x.shape[0]
 
 
 def run(name, seconds, device):

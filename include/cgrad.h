@@ -469,6 +469,7 @@ int cg_fill_(cg_tensor *t, double value);
 #endif
 
 #include "cgrad/data.h"
+#include "cgrad/distributed.h"
 #include "cgrad/nn.h"
 
 #endif /* CGRAD_H */

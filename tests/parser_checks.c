@@ -337,15 +337,44 @@ const char *check_idx_input(const uint8_t *data, size_t size) {
     return verdict(live_before, violation);
 }
 
+/* ----- models and training checkpoints ----- */
+
+/* A loaded model is built and writes its spec; when compiled, the file is also tried as a training
+ * checkpoint of it, which must be accepted or refused with a reason. */
+static const char *check_loaded_model(cg_model *model, const char *path) {
+    if (!cg_model_is_built(model)) return "a loaded model is not built";
+    char *spec = cg_model_to_spec(model);
+    free(spec);
+    if (!spec) return "a loaded model cannot write its spec";
+    if (!cg_model_optimizer(model)) return NULL;
+    cg_checkpoint_position position = {-1, -1};
+    cg_clear_error();
+    if (cg_checkpoint_load(model, path, &position) != 0) return rejected();
+    return position.epoch >= 0 && position.batch >= 0
+               ? NULL
+               : "a checkpoint loads with a negative position";
+}
+
+const char *check_model_input(const uint8_t *data, size_t size) {
+    const size_t live_before = cg_memory_get_stats().live_bytes;
+    char path[64];
+    const int fd = memory_file(data, size, path, sizeof path);
+    if (fd < 0) return "cannot make an in-memory file";
+    cg_clear_error();
+    cg_model *model = cg_model_load(path);
+    const char *violation = model ? check_loaded_model(model, path) : rejected();
+    cg_model_free(model);
+    close(fd);
+    return verdict(live_before, violation);
+}
+
 parser_check parser_check_named(const char *name) {
     static const struct {
         const char *name;
         parser_check check;
-    } checks[] = {{"csv", check_csv_input},
-                  {"safetensors", check_safetensors_input},
-                  {"json", check_json_input},
-                  {"spec", check_spec_input},
-                  {"idx", check_idx_input}};
+    } checks[] = {{"csv", check_csv_input},   {"safetensors", check_safetensors_input},
+                  {"json", check_json_input}, {"spec", check_spec_input},
+                  {"idx", check_idx_input},   {"model", check_model_input}};
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
         if (strcmp(checks[i].name, name) == 0) return checks[i].check;
     return NULL;

@@ -26,7 +26,12 @@ const char *check_spec_input(const uint8_t *data, size_t size);
  * images (and labels) go to cg_idx_read. */
 const char *check_idx_input(const uint8_t *data, size_t size);
 
-/* The checks above by corpus name ("csv", "safetensors", "json", "spec", "idx"), or NULL. */
+/* The whole input is the file for cg_model_load; a loaded, compiled model also takes it through
+ * cg_checkpoint_load (a model file or a training checkpoint). */
+const char *check_model_input(const uint8_t *data, size_t size);
+
+/* The checks above by corpus name ("csv", "safetensors", "json", "spec", "idx", "model"), or
+ * NULL. */
 typedef const char *(*parser_check)(const uint8_t *data, size_t size);
 parser_check parser_check_named(const char *name);
 

@@ -89,3 +89,12 @@ unsigned char *read_file(const char *path, size_t *size) {
     *size = data ? (size_t)length : 0;
     return data;
 }
+
+bool same_file_bytes(const char *a, const char *b) {
+    size_t size_a = 0, size_b = 0;
+    unsigned char *bytes_a = read_file(a, &size_a), *bytes_b = read_file(b, &size_b);
+    const bool same = bytes_a && bytes_b && size_a == size_b && !memcmp(bytes_a, bytes_b, size_a);
+    free(bytes_a);
+    free(bytes_b);
+    return same;
+}

@@ -24,5 +24,7 @@ void temp_dir_remove(temp_dir *dir);
 bool write_file(const char *path, const void *data, size_t size);
 /* The bytes of path (malloc'd, the caller frees them) and their count; NULL when unreadable. */
 unsigned char *read_file(const char *path, size_t *size);
+/* Whether a and b are readable and hold the same bytes. */
+bool same_file_bytes(const char *a, const char *b);
 
 #endif

@@ -70,8 +70,12 @@ TEST(custom_callback_sees_every_hook_in_order) {
     cg_model *model = blob_classifier(0.1, false);
     CHECK(data.x && model);
     hook_log log = {0};
-    const cg_callback_hooks hooks = {log_train_begin, log_epoch_begin, log_batch_end,
-                                     log_epoch_end,   log_train_end,   count_destroy};
+    const cg_callback_hooks hooks = {.on_train_begin = log_train_begin,
+                                     .on_epoch_begin = log_epoch_begin,
+                                     .on_batch_end = log_batch_end,
+                                     .on_epoch_end = log_epoch_end,
+                                     .on_train_end = log_train_end,
+                                     .destroy = count_destroy};
     cg_fit_options options = QUIET;
     options.epochs = 2;
     options.batch_size = 4;
@@ -84,6 +88,72 @@ TEST(custom_callback_sees_every_hook_in_order) {
     CHECK(log.destroy_calls == 1);
     cg_history_free(history);
     cg_model_free(model);
+    labelled_data_release(&data);
+}
+
+/* What a batch-end hook saw: the batch loss and the running loss at each batch it read them. */
+typedef struct {
+    int only_batch; /* -1: reads every batch (no wants_batch_values hook) */
+    int calls;
+    double batch_loss[2][3], running_loss[2][3];
+} batch_reader;
+
+static bool wants_one_batch(const cg_train_state *state, void *userdata) {
+    return state->batch == ((batch_reader *)userdata)->only_batch;
+}
+
+static int read_batch_values(cg_train_state *state, void *userdata) {
+    batch_reader *reader = userdata;
+    reader->calls++;
+    if (reader->only_batch < 0 || state->batch == reader->only_batch) {
+        reader->batch_loss[state->epoch][state->batch] = state->batch_loss;
+        reader->running_loss[state->epoch][state->batch] = cg_train_state_value(state, "loss");
+    }
+    return 0;
+}
+
+/* fit reads the batch values (waiting for a GPU) only for a hook that asks: a hook that asks at
+ * batch 1 sees there what a hook reading every batch sees, and the history is the same. */
+static cg_history *train_with_reader(const labelled_data *data, batch_reader *reader) {
+    cg_manual_seed(7);
+    cg_model *model = blob_classifier(0.1, false);
+    const cg_callback_hooks hooks = {.on_batch_end = read_batch_values,
+                                     .wants_batch_values =
+                                         reader->only_batch < 0 ? NULL : wants_one_batch};
+    cg_fit_options options = QUIET;
+    options.epochs = 2;
+    options.batch_size = 4;
+    options.callbacks = CG_CALLBACKS(cg_callback_new(&hooks, reader));
+    cg_history *history = model ? cg_fit(model, data->x, data->y, &options) : NULL;
+    cg_model_free(model);
+    return history;
+}
+
+TEST(batch_values_are_read_only_for_a_hook_that_asks) {
+    labelled_data data = two_blobs(10, 33);
+    batch_reader every = {.only_batch = -1}, second = {.only_batch = 1};
+    cg_history *all = train_with_reader(&data, &every);
+    cg_history *some = train_with_reader(&data, &second);
+    CHECK(all && some);
+    if (all && some) {
+        CHECK(every.calls == 6 && second.calls == 6);
+        for (int epoch = 0; epoch < 2; epoch++) {
+            CHECK(isfinite(every.batch_loss[epoch][1]) && every.batch_loss[epoch][1] > 0);
+            CHECK(second.batch_loss[epoch][1] == every.batch_loss[epoch][1]);
+            CHECK(second.running_loss[epoch][1] == every.running_loss[epoch][1]);
+            /* The running mean over batches 0 and 1 (4 samples each) lies between them. */
+            const double low = fmin(every.batch_loss[epoch][0], every.batch_loss[epoch][1]);
+            const double high = fmax(every.batch_loss[epoch][0], every.batch_loss[epoch][1]);
+            CHECK(every.running_loss[epoch][1] >= low && every.running_loss[epoch][1] <= high);
+        }
+        const char *series[] = {"loss", "accuracy"};
+        for (int i = 0; i < 2; i++)
+            for (int epoch = 0; epoch < 2; epoch++)
+                CHECK(cg_history_series(all, series[i])[epoch] ==
+                      cg_history_series(some, series[i])[epoch]);
+    }
+    cg_history_free(all);
+    cg_history_free(some);
     labelled_data_release(&data);
 }
 

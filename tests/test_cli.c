@@ -157,8 +157,8 @@ TEST(cli_prints_its_version_and_help) {
         {"train", "--model --data --label --epochs --batch-size --optimizer --lr --weight-decay "
                   "--momentum --val-split --val --seed --early-stopping --save --plot --log "
                   "--task --no-standardize --device --threads --quiet --json"},
-        {"evaluate", "--weights --data --label --batch-size --json"},
-        {"predict", "--weights --data --output"},
+        {"evaluate", "--weights --data --label --batch-size --device --json"},
+        {"predict", "--weights --data --output --device"},
         {"summary", "--model --weights"},
         {"plot", "--log --output --title"},
     };
@@ -212,7 +212,8 @@ TEST(cli_reports_usage_errors_with_status_2) {
         {"--model m.cfg --data x.csv --optimizer lbfgs",
          "--optimizer: expected sgd|adam|adamw|rmsprop, got 'lbfgs'"},
         {"--model m.cfg --data x.csv --task clustering", "--task: expected classification|"},
-        {"--model m.cfg --data x.csv --device tpu", "--device: expected cpu|cuda, got 'tpu'"},
+        {"--model m.cfg --data x.csv --device tpu",
+         "--device: expected cpu, cuda or cuda:N, got 'tpu'"},
         {"--model m.cfg --data x.csv --quiet=yes", "--quiet takes no value"},
         {"--model m.cfg --data x.csv --val v.csv --val-split 0.1",
          "give --val-split or --val, not both"},
@@ -326,17 +327,95 @@ TEST(cli_train_chooses_the_label_column_by_name_or_index) {
     CHECK(failure(&out_of_range, "--label 5 is out of range"));
 }
 
-TEST(cli_train_rejects_cuda_in_a_cpu_build_and_takes_threads) {
-    static cli_run run;
+/* A GPU that cannot be used: cuda:0 without a GPU (or in a build without CUDA), else the index
+ * one past the last GPU, so the check runs on every machine. */
+static void unusable_gpu(char *name, size_t size) {
+    snprintf(name, size, "cuda:%d", cg_cuda_device_count());
+}
+
+TEST(cli_commands_reject_an_unusable_gpu_and_train_takes_threads) {
+    static cli_run run, on_cpu, default_device;
+    char gpu[32], message[96];
+    unusable_gpu(gpu, sizeof gpu);
+    snprintf(message, sizeof message, "--device: cg_model_to_device: %s is not available: ", gpu);
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    char model[512];
+    snprintf(model, sizeof model, "%s", temp_dir_file(&dir, "iris.safetensors"));
     const char *base = "train --model " IRIS_SINGLE " --data " IRIS " --epochs 2";
-    if (!cli(&run, "%s --device cuda", base)) return;
-    CHECK(failure(&run, "cuda: not available in this build"));
-    if (!cli(&run, "%s --device cpu --quiet", base)) return;
-    CHECK(succeeded(&run));
+    bool ok = cli(&run, "%s --device %s", base, gpu) && failure(&run, message) &&
+              strstr(run.err, "cgrad train: ") == run.err &&
+              cli(&on_cpu, "%s --device cpu --quiet --json --save '%s'", base, model) &&
+              succeeded(&on_cpu) && cli(&default_device, "%s --quiet --json", base) &&
+              succeeded(&default_device) && strcmp(on_cpu.out, default_device.out) == 0 &&
+              cli(&run, "evaluate --weights '%s' --data " IRIS " --device %s", model, gpu) &&
+              failure(&run, message) &&
+              cli(&run, "predict --weights '%s' --data " IRIS " --device %s", model, gpu) &&
+              failure(&run, message) &&
+              cli(&run, "evaluate --weights '%s' --data " IRIS " --device cpu", model) &&
+              succeeded(&run) &&
+              cli(&run, "predict --weights '%s' --data " IRIS " --device cpu", model) &&
+              succeeded(&run);
+    temp_dir_remove(&dir);
+    CHECK(ok);
+    if (!cli(&run, "evaluate --weights m --data x.csv --device gpu")) return;
+    CHECK(usage_error(&run, "--device: expected cpu, cuda or cuda:N, got 'gpu'",
+                      "usage: cgrad evaluate"));
+    if (!cli(&run, "predict --weights m --data x.csv --device cuda:x")) return;
+    CHECK(usage_error(&run, "--device: expected cpu, cuda or cuda:N, got 'cuda:x'",
+                      "usage: cgrad predict"));
     if (!cli(&run, "%s --threads 2 --quiet", base)) return;
     CHECK(succeeded(&run));
     if (!cli(&run, "%s --threads 5000", base)) return;
     CHECK(usage_error(&run, "--threads: ", "usage: cgrad train"));
+}
+
+/* The same run on cuda:0 and on the CPU: float32 sums in another order on the GPU, so the
+ * curves agree closely rather than exactly; the saved GPU model then evaluates and predicts on
+ * the GPU as on the CPU. */
+TEST(cli_trains_evaluates_and_predicts_on_cuda) {
+    if (cg_cuda_device_count() == 0) SKIP(cg_last_error());
+    static cli_run on_gpu, on_cpu, gpu_evaluate, cpu_evaluate, gpu_predict, cpu_predict;
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    char model[512];
+    snprintf(model, sizeof model, "%s", temp_dir_file(&dir, "iris.safetensors"));
+    const char *base = "train --model " IRIS_MLP " --data " IRIS " --epochs 30 --quiet --json";
+    const char *evaluate = "evaluate --data " IRIS " --json --weights";
+    bool ok =
+        cli(&on_gpu, "%s --device cuda --save '%s'", base, model) && succeeded(&on_gpu) &&
+        cli(&on_cpu, "%s --device cpu", base) && succeeded(&on_cpu) &&
+        cli(&gpu_evaluate, "%s '%s' --device cuda:0", evaluate, model) &&
+        succeeded(&gpu_evaluate) && cli(&cpu_evaluate, "%s '%s' --device cpu", evaluate, model) &&
+        succeeded(&cpu_evaluate) &&
+        cli(&gpu_predict, "predict --weights '%s' --data " IRIS " --device cuda", model) &&
+        succeeded(&gpu_predict) &&
+        cli(&cpu_predict, "predict --weights '%s' --data " IRIS, model) && succeeded(&cpu_predict);
+    temp_dir_remove(&dir);
+    if (!ok) return;
+    const char *gpu_json = last_line(on_gpu.out), *cpu_json = last_line(on_cpu.out);
+    printf("    cuda: %s\n    cpu:  %s\n", gpu_json, cpu_json);
+    CHECK(json_value(gpu_json, "epochs") == 30);
+    CHECK_NEAR(json_value(gpu_json, "loss"), json_value(cpu_json, "loss"),
+               1e-2 * json_value(cpu_json, "loss"));
+    CHECK(json_value(gpu_json, "val_accuracy") >= 0.9);
+    const char *gpu_result = last_line(gpu_evaluate.out), *cpu_result = last_line(cpu_evaluate.out);
+    CHECK_NEAR(json_value(gpu_result, "loss"), json_value(cpu_result, "loss"),
+               1e-4 * json_value(cpu_result, "loss"));
+    CHECK(json_value(gpu_result, "accuracy") == json_value(cpu_result, "accuracy"));
+    CHECK(json_value(gpu_result, "samples") == 150);
+    /* Row by row: the same class, probabilities within float32 rounding. */
+    CHECK(count_lines(gpu_predict.out) == count_lines(cpu_predict.out));
+    const char *g = strchr(gpu_predict.out, '\n'), *c = strchr(cpu_predict.out, '\n');
+    for (; g && c && g[1] && c[1]; g = strchr(g + 1, '\n'), c = strchr(c + 1, '\n')) {
+        char gpu_class[32], cpu_class[32];
+        double gp[3], cp[3];
+        CHECK(sscanf(g + 1, "%31[^,],%lf,%lf,%lf", gpu_class, &gp[0], &gp[1], &gp[2]) == 4);
+        CHECK(sscanf(c + 1, "%31[^,],%lf,%lf,%lf", cpu_class, &cp[0], &cp[1], &cp[2]) == 4);
+        CHECK(strcmp(gpu_class, cpu_class) == 0);
+        for (int k = 0; k < 3; k++)
+            CHECK_NEAR(gp[k], cp[k], 1e-5);
+    }
 }
 
 TEST(cli_train_checks_the_output_layer_against_the_task) {
@@ -766,4 +845,34 @@ TEST(cli_trains_evaluates_and_predicts_on_an_idx_directory) {
     CHECK(count_lines(predict.out) == 21);
     CHECK(failure(&labelled, "--label applies to CSV files"));
     CHECK(failure(&empty, "t10k-images-idx3-ubyte"));
+}
+
+TEST(cli_train_resumed_from_a_checkpoint_saves_the_model_of_a_straight_run) {
+    static cli_run straight, first, resumed, other_seed, stray_every;
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    char straight_model[512], first_model[512], resumed_model[512], checkpoint[512];
+    snprintf(straight_model, sizeof straight_model, "%s", temp_dir_file(&dir, "straight.st"));
+    snprintf(first_model, sizeof first_model, "%s", temp_dir_file(&dir, "first.st"));
+    snprintf(resumed_model, sizeof resumed_model, "%s", temp_dir_file(&dir, "resumed.st"));
+    snprintf(checkpoint, sizeof checkpoint, "%s", temp_dir_file(&dir, "run.ckpt"));
+    const char *common = "train --model " IRIS_MLP " --data " IRIS " --quiet --threads 1";
+    bool ok = cli(&straight, "%s --epochs 6 --save '%s'", common, straight_model) &&
+              cli(&first, "%s --epochs 3 --checkpoint '%s' --checkpoint-every 2 --save '%s'",
+                  common, checkpoint, first_model) &&
+              cli(&resumed, "%s --epochs 6 --resume '%s' --checkpoint-every 2 --save '%s'", common,
+                  checkpoint, resumed_model) &&
+              cli(&other_seed, "%s --epochs 6 --resume '%s' --seed 2", common, checkpoint) &&
+              cli(&stray_every, "%s --checkpoint-every 2", common);
+    const bool same = ok && same_file_bytes(straight_model, resumed_model);
+    const bool first_differs = ok && !same_file_bytes(straight_model, first_model);
+    temp_dir_remove(&dir);
+    CHECK(ok);
+    CHECK(succeeded(&straight) && succeeded(&first) && succeeded(&resumed));
+    CHECK(strstr(resumed.out, "trained 6 epochs") != NULL);
+    CHECK(first_differs);
+    CHECK(same);
+    CHECK(failure(&other_seed, "another seed"));
+    CHECK(usage_error(&stray_every, "--checkpoint-every needs --checkpoint FILE",
+                      "cgrad train --model SPEC"));
 }

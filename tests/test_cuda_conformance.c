@@ -378,10 +378,14 @@ static cg_tensor *apply_pool(cg_tensor *const *in, const void *params) {
 }
 
 static void suite_convolution(cg_device device) {
+    /* With cuDNN in the build, float32 convolutions whose padding is the same on both sides run
+     * through it, and the others through im2col: "same" padding of the kernel's even width (2)
+     * pads one column on the right only. */
     const cg_conv2d_options options[] = {
         {0},
         {.stride_h = 2, .stride_w = 1, .padding_h = 1, .padding_w = 0},
         {.dilation_h = 1, .dilation_w = 2, .padding_same = true},
+        {.padding_same = true},
     };
     for (size_t o = 0; o < sizeof options / sizeof options[0]; o++) {
         cg_scope_begin();
@@ -774,6 +778,15 @@ static void suite_devices_and_reads(cg_device device) {
         cg_tensor *bad =
             cg_gather(there, 0, cg_to_device(cg_full(CG_SHAPE(2), 7, CG_INT64), device));
         CHECK_ERROR(cg_item(cg_sum(bad, CG_ALL_DIMS, false)), "out of range");
+        CHECK_NEAR(cg_item(cg_sum(there, CG_ALL_DIMS, false)), 20.5, 0);
+        /* On a GPU the class labels are not read before the loss runs (that would wait for the
+         * queued kernels at every step): the gather meets label 5 of 3 classes and the next read
+         * reports it. */
+        cg_tensor *logits = cg_zeros_on(CG_SHAPE(2, 3), CG_FLOAT32, device);
+        cg_tensor *labels = cg_to_device(cg_full(CG_SHAPE(2), 5, CG_INT64), device);
+        cg_tensor *loss = cg_cross_entropy(logits, labels, CG_REDUCTION_MEAN);
+        CHECK(loss != NULL);
+        CHECK_ERROR(cg_item(loss), "index 5 is out of range for a dimension of size 3");
         CHECK_NEAR(cg_item(cg_sum(there, CG_ALL_DIMS, false)), 20.5, 0);
     }
     cg_scope_end();

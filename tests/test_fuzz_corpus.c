@@ -42,7 +42,7 @@ static int replay_corpus(const char *parser) {
 }
 
 TEST(fuzz_corpora_replay_without_a_broken_promise) {
-    const char *const parsers[] = {"csv", "safetensors", "json", "spec", "idx"};
+    const char *const parsers[] = {"csv", "safetensors", "json", "spec", "idx", "model"};
     for (size_t i = 0; i < sizeof parsers / sizeof parsers[0]; i++)
         CHECK(replay_corpus(parsers[i]) > 0);
     cg_clear_error();

@@ -457,3 +457,32 @@ TEST(model_load_reports_every_allocation_failure) {
     CHECK(saved == 0 && same);
     CHECK(failures > 0 && errors_named);
 }
+
+/* A 112-byte file whose architecture line declares 200 million weights and which holds no tensor
+ * once made cg_model_load allocate about 800 MB before it looked at the tensors. Rebuilding the
+ * architecture may now take only what the file's tensors justify. */
+TEST(model_load_allocates_no_more_than_the_file_justifies) {
+    temp_dir dir;
+    if (!temp_dir_create(&dir)) return;
+    const char *path = temp_dir_file(&dir, "crafted.safetensors");
+    const char header[] = "{\"__metadata__\": {\"format\": \"cgrad\", \"format_version\": \"1\", "
+                          "\"architecture\": \"input 10000\\ndense 20000\"}}";
+    unsigned char file[8 + sizeof header - 1] = {sizeof header - 1};
+    memcpy(file + 8, header, sizeof header - 1);
+    CHECK(sizeof file == 112);
+    CHECK(write_file(path, file, sizeof file));
+    const size_t peak_before = cg_memory_get_stats().peak_live_bytes;
+    CHECK_ERROR(cg_model_load(path), "would pass the limit");
+    CHECK(strstr(cg_last_error(), path) != NULL);
+    CHECK(cg_memory_get_stats().peak_live_bytes < peak_before + ((size_t)8 << 20));
+    /* A genuine file of that architecture is still read (a smaller one, to keep the test fast). */
+    cg_model *model = cg_model_from_spec("input 300\ndense 200\n");
+    CHECK(model && cg_model_save(model, path) == 0);
+    cg_model *loaded = cg_model_load(path);
+    int tensor_count = 0;
+    const bool same = loaded && same_tensors(model, loaded, &tensor_count);
+    cg_model_free(loaded);
+    cg_model_free(model);
+    temp_dir_remove(&dir);
+    CHECK(same && tensor_count == 2);
+}

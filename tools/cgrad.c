@@ -7,6 +7,7 @@
 
 #include "cli_args.h"
 #include "cli_commands.h"
+#include "cli_distributed.h"
 
 typedef struct {
     const char *name;
@@ -39,7 +40,7 @@ static void print_help(void) {
            "  cgrad predict --weights iris.safetensors --data data/iris.csv\n");
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "cgrad: no command given\n%s", USAGE);
         return CLI_USAGE_ERROR;
@@ -58,4 +59,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cgrad: unknown command '%s' (train, evaluate, predict, summary, plot)\n%s",
             name, USAGE);
     return CLI_USAGE_ERROR;
+}
+
+int main(int argc, char **argv) {
+    /* Under mpirun every rank runs the command; see docs/distributed.md. */
+    if (cli_distributed_begin(&argc, &argv) != CLI_SUCCESS) return CLI_FAILURE;
+    return cli_distributed_end(run_command(argc, argv));
 }

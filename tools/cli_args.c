@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cgrad.h>
+
 static void print_usage_problem(const cli_command *command, const char *format, va_list args) {
     fprintf(stderr, "cgrad %s: ", command->name);
     vfprintf(stderr, format, args);
@@ -68,6 +70,7 @@ static const char *expected_value(const cli_flag *flag) {
     case CLI_NON_NEGATIVE_NUMBER: return "a number >= 0";
     case CLI_FRACTION: return "a number in [0, 1)";
     case CLI_TEXT: return "a non-empty value";
+    case CLI_DEVICE: return "cpu, cuda or cuda:N";
     default: return flag->choices;
     }
 }
@@ -79,6 +82,7 @@ static bool store_value(const cli_flag *flag, const char *text) {
     switch (flag->kind) {
     case CLI_TEXT: *(const char **)flag->value = text; return text[0] != '\0';
     case CLI_CHOICE: *(const char **)flag->value = text; return is_choice(flag->choices, text);
+    case CLI_DEVICE: return cg_device_parse(text, (cg_device *)flag->value) == 0;
     case CLI_POSITIVE_INTEGER:
         if (!parse_integer(text, 1, INT_MAX, &integer)) return false;
         *(int *)flag->value = (int)integer;

@@ -20,6 +20,7 @@ typedef enum {
     CLI_POSITIVE_NUMBER,     /* a finite double > 0 */
     CLI_NON_NEGATIVE_NUMBER, /* a finite double >= 0 */
     CLI_FRACTION,            /* a double in [0, 1) */
+    CLI_DEVICE,              /* cpu, cuda or cuda:N (cg_device_parse); a cg_device */
 } cli_value_kind;
 
 typedef struct {

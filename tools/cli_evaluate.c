@@ -13,7 +13,8 @@
 static const char COMMAND[] = "evaluate";
 
 static const char USAGE[] =
-    "cgrad evaluate --weights FILE --data PATH [--label COLUMN] [--batch-size N] [--json]";
+    "cgrad evaluate --weights FILE --data PATH [--label COLUMN] [--batch-size N]\n"
+    "                [--device cpu|cuda[:N]] [--json]";
 
 static const char HELP[] =
     "Measures a model saved by 'cgrad train --save' on labelled data.\n"
@@ -25,12 +26,14 @@ static const char HELP[] =
     "  --label COLUMN        the label column, by name or 0-based index (default: the column\n"
     "                        the model was trained on)\n"
     "  --batch-size N        samples per evaluation batch (default 256)\n"
+    "  --device D            cpu (default), cuda or cuda:N: where the model runs\n"
     "  --json                print one JSON line: {\"loss\": x, \"accuracy\": x, \"samples\": N}\n"
     "                        (accuracy null for a regression model)\n";
 
 typedef struct {
     const char *weights_path, *data_path, *label;
     int batch_size;
+    cg_device device;
     bool json;
 } evaluate_options;
 
@@ -41,6 +44,7 @@ static int parse_options(int argc, char **argv, evaluate_options *o) {
         {"--data", CLI_TEXT, &o->data_path, NULL, true},
         {"--label", CLI_TEXT, &o->label, NULL, false},
         {"--batch-size", CLI_POSITIVE_INTEGER, &o->batch_size, NULL, false},
+        {"--device", CLI_DEVICE, &o->device, NULL, false},
         {"--json", CLI_SWITCH, &o->json, NULL, false},
     };
     const cli_command command = {COMMAND, USAGE, HELP, flags, (int)(sizeof flags / sizeof *flags)};
@@ -91,6 +95,7 @@ int cli_evaluate(int argc, char **argv) {
     cg_model *model = NULL;
     cli_data data = {0};
     int status = cli_load_model(COMMAND, options.weights_path, &model);
+    if (status == CLI_SUCCESS) status = cli_use_device(COMMAND, model, options.device);
     if (status == CLI_SUCCESS) status = evaluate(&options, model, &data);
     cli_data_free(&data);
     cg_model_free(model);

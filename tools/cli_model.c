@@ -8,6 +8,11 @@ int cli_load_model(const char *command, const char *path, cg_model **model) {
     return *model ? CLI_SUCCESS : cli_fail_library(command);
 }
 
+int cli_use_device(const char *command, cg_model *model, cg_device device) {
+    if (cg_model_to_device(model, device) == 0) return CLI_SUCCESS;
+    return cli_fail(command, "--device: %s", cg_last_error());
+}
+
 static bool same_shape(cg_shape a, cg_shape b) {
     if (a.ndim != b.ndim) return false;
     for (int d = 0; d < a.ndim; d++)

@@ -14,7 +14,8 @@
 
 static const char COMMAND[] = "predict";
 
-static const char USAGE[] = "cgrad predict --weights FILE --data PATH [--output FILE.csv]";
+static const char USAGE[] =
+    "cgrad predict --weights FILE --data PATH [--output FILE.csv] [--device cpu|cuda[:N]]";
 
 static const char HELP[] =
     "Writes a saved model's prediction for every sample of the data as CSV.\n"
@@ -24,6 +25,7 @@ static const char HELP[] =
     "                        the label column may be there and is ignored), or a directory of\n"
     "                        IDX files (its t10k-* files)\n"
     "  --output FILE.csv     where to write (default: standard output)\n"
+    "  --device D            cpu (default), cuda or cuda:N: where the model runs\n"
     "\n"
     "One row per sample, after a header. A classifier writes the predicted class name, then the\n"
     "probability of each class (columns probability_<class>); a regression model writes the\n"
@@ -31,6 +33,7 @@ static const char HELP[] =
 
 typedef struct {
     const char *weights_path, *data_path, *output_path;
+    cg_device device;
 } predict_options;
 
 static int parse_options(int argc, char **argv, predict_options *o) {
@@ -39,6 +42,7 @@ static int parse_options(int argc, char **argv, predict_options *o) {
         {"--weights", CLI_TEXT, &o->weights_path, NULL, true},
         {"--data", CLI_TEXT, &o->data_path, NULL, true},
         {"--output", CLI_TEXT, &o->output_path, NULL, false},
+        {"--device", CLI_DEVICE, &o->device, NULL, false},
     };
     const cli_command command = {COMMAND, USAGE, HELP, flags, (int)(sizeof flags / sizeof *flags)};
     return cli_parse(&command, argc, argv);
@@ -182,6 +186,7 @@ int cli_predict(int argc, char **argv) {
     cg_model *model = NULL;
     cli_data data = {0};
     int status = cli_load_model(COMMAND, options.weights_path, &model);
+    if (status == CLI_SUCCESS) status = cli_use_device(COMMAND, model, options.device);
     if (status == CLI_SUCCESS) status = predict(&options, model, &data);
     cli_data_free(&data);
     cg_model_free(model);

@@ -10,6 +10,7 @@
 #include "cli_args.h"
 #include "cli_commands.h"
 #include "cli_data.h"
+#include "cli_distributed.h"
 #include "cli_model.h"
 #include "cli_report.h"
 
@@ -25,8 +26,9 @@ static const char USAGE[] =
     "             [--optimizer sgd|adam|adamw|rmsprop] [--lr X] [--weight-decay X] [--momentum X]\n"
     "             [--val-split F | --val PATH] [--seed N] [--early-stopping PATIENCE]\n"
     "             [--save FILE] [--plot FILE.svg] [--log FILE.csv]\n"
+    "             [--checkpoint FILE [--checkpoint-every N]] [--resume FILE]\n"
     "             [--task classification|regression] [--no-standardize]\n"
-    "             [--device cpu|cuda] [--threads N] [--quiet] [--json]";
+    "             [--device cpu|cuda[:N]] [--threads N] [--quiet] [--json]";
 
 static const char HELP[] =
     "Trains the model of a spec file on CSV or IDX data and saves it with its preprocessing.\n"
@@ -56,7 +58,8 @@ static const char HELP[] =
     "  --seed N              weights, shuffling, dropout and the validation split (default 1)\n"
     "  --early-stopping P    stop after P epochs without a lower validation loss (training loss\n"
     "                        without validation) and keep the best epoch's weights\n"
-    "  --device D            cpu (default) or cuda, when this build has a CUDA backend\n"
+    "  --device D            cpu (default), cuda or cuda:N (the GPU of index N; cuda is cuda:0),\n"
+    "                        when this build has the CUDA backend and the machine a GPU\n"
     "  --threads N           threads for the CPU kernels, 1 to 1024 (default: the number of\n"
     "                        CPUs, or the CGRAD_NUM_THREADS environment variable)\n"
     "\n"
@@ -65,10 +68,18 @@ static const char HELP[] =
     "                        names, input columns and standardisation) for evaluate and predict\n"
     "  --plot FILE.svg       draw the training curves\n"
     "  --log FILE.csv        write one row per epoch: loss, metrics, validation values, rate\n"
+    "  --checkpoint FILE     write the training state to FILE at each epoch end (see --resume)\n"
+    "  --checkpoint-every N  and after every N-th batch\n"
+    "  --resume FILE         continue from checkpoint FILE with the first run's flags (--epochs:\n"
+    "                        the total); checkpoints go on to FILE unless --checkpoint says\n"
     "  --quiet               no progress display\n"
     "  --json                end standard output with one JSON line: {\"epochs\": N, \"loss\": x,\n"
-    "                        \"accuracy\": x, \"val_loss\": x, \"val_accuracy\": x} (accuracy for\n"
-    "                        classification; null where not measured)\n"
+    "                        \"accuracy\": x, \"val_loss\": x, \"val_accuracy\": x, \"ranks\": N}\n"
+    "                        (accuracy for classification; null where not measured; ranks: 1,\n"
+    "                        or the number of MPI ranks)\n"
+    "\n"
+    "Under mpirun (mpirun -np N cgrad train ...) the N ranks train one model data-parallel,\n"
+    "each on its share of every batch of N x --batch samples; rank 0 prints and writes files.\n"
     "\n"
     "Model spec: one layer per line, '#' comments, blank lines ignored:\n"
     "  input N | input C H W   the sample shape (the first line; else taken from the data)\n"
@@ -84,9 +95,10 @@ static const char HELP[] =
 
 typedef struct {
     const char *model_path, *data_path, *label, *validation_path;
-    const char *save_path, *plot_path, *log_path;
-    const char *optimizer, *task, *device;
-    int epochs, batch_size, patience, threads;
+    const char *save_path, *plot_path, *log_path, *checkpoint_path, *resume_path;
+    const char *optimizer, *task;
+    cg_device device;
+    int epochs, batch_size, patience, threads, checkpoint_every;
     double learning_rate, weight_decay, momentum, validation_split;
     uint64_t seed;
     bool no_standardize, quiet, json;
@@ -108,7 +120,6 @@ typedef struct {
 
 static int parse_options(int argc, char **argv, train_options *o) {
     *o = (train_options){.optimizer = "adam",
-                         .device = "cpu",
                          .batch_size = 32,
                          .seed = 1,
                          .learning_rate = NAN,
@@ -132,9 +143,12 @@ static int parse_options(int argc, char **argv, train_options *o) {
         {"--save", CLI_TEXT, &o->save_path, NULL, false},
         {"--plot", CLI_TEXT, &o->plot_path, NULL, false},
         {"--log", CLI_TEXT, &o->log_path, NULL, false},
+        {"--checkpoint", CLI_TEXT, &o->checkpoint_path, NULL, false},
+        {"--checkpoint-every", CLI_POSITIVE_INTEGER, &o->checkpoint_every, NULL, false},
+        {"--resume", CLI_TEXT, &o->resume_path, NULL, false},
         {"--task", CLI_CHOICE, &o->task, "classification|regression", false},
         {"--no-standardize", CLI_SWITCH, &o->no_standardize, NULL, false},
-        {"--device", CLI_CHOICE, &o->device, "cpu|cuda", false},
+        {"--device", CLI_DEVICE, &o->device, NULL, false},
         {"--threads", CLI_POSITIVE_INTEGER, &o->threads, NULL, false},
         {"--quiet", CLI_SWITCH, &o->quiet, NULL, false},
         {"--json", CLI_SWITCH, &o->json, NULL, false},
@@ -144,6 +158,8 @@ static int parse_options(int argc, char **argv, train_options *o) {
     if (status != CLI_SUCCESS) return status;
     if (o->validation_path && !isnan(o->validation_split))
         return cli_usage_error(&command, "give --val-split or --val, not both");
+    if (o->checkpoint_every && !o->checkpoint_path && !o->resume_path)
+        return cli_usage_error(&command, "--checkpoint-every needs --checkpoint FILE");
     const bool has_momentum = !strcmp(o->optimizer, "sgd") || !strcmp(o->optimizer, "rmsprop");
     if (!isnan(o->momentum) && !has_momentum)
         return cli_usage_error(&command, "--momentum applies to sgd and rmsprop, not %s",
@@ -277,7 +293,7 @@ static int compile_model(training *t) {
 
 static int fit_model(training *t) {
     const train_options *o = &t->options;
-    cg_callback *callbacks[3];
+    cg_callback *callbacks[4];
     int count = 0;
     callbacks[count++] = cg_terminate_on_nan();
     if (o->patience > 0) {
@@ -287,7 +303,12 @@ static int fit_model(training *t) {
                                                     .restore_best_weights = true};
         callbacks[count++] = cg_early_stopping(&stopping);
     }
+    /* Every rank has the same callbacks (a checkpoint records them); under mpirun rank 0 alone
+     * writes the log and the checkpoint. */
     if (o->log_path) callbacks[count++] = cg_csv_logger(o->log_path);
+    /* A resumed run goes on writing its checkpoint, so it has the callbacks of the first. */
+    const char *checkpoint = o->checkpoint_path ? o->checkpoint_path : o->resume_path;
+    if (checkpoint) callbacks[count++] = cg_training_checkpoint(checkpoint, o->checkpoint_every);
     const cg_fit_options fit = {.epochs = o->epochs        ? o->epochs
                                           : t->data.is_csv ? CSV_EPOCHS
                                                            : IDX_EPOCHS,
@@ -295,7 +316,8 @@ static int fit_model(training *t) {
                                 .seed = o->seed,
                                 .verbose = o->quiet ? CG_VERBOSE_SILENT : CG_VERBOSE_AUTO,
                                 .output = stderr,
-                                .callbacks = {callbacks, count}};
+                                .callbacks = {callbacks, count},
+                                .resume_from = o->resume_path};
     t->history = cg_fit_dataset(t->model, t->train_set, t->validation_set, &fit);
     if (!t->history) return cli_fail_library(COMMAND);
     const double *loss = cg_history_series(t->history, "loss");
@@ -350,7 +372,7 @@ static void print_json(const training *t) {
     cli_json_member(stdout, "val_loss", t->validation_result.loss, false);
     if (t->classification)
         cli_json_member(stdout, "val_accuracy", accuracy_of(&t->validation_result), false);
-    printf("}\n");
+    printf(", \"ranks\": %d}\n", cg_distributed_world_size());
 }
 
 static void print_result_row(const char *name, const cg_evaluation *result, bool classification) {
@@ -377,19 +399,21 @@ static void print_table(const training *t) {
 
 static int run(training *t) {
     const train_options *o = &t->options;
-    if (!strcmp(o->device, "cuda")) return cli_fail(COMMAND, "cuda: not available in this build");
     cg_manual_seed(o->seed);
     t->model = cg_model_from_spec_file(o->model_path);
     if (!t->model) return cli_fail_library(COMMAND);
     const cli_data_request request = {
         .path = o->data_path, .label = o->label, .part = CLI_TRAINING_FILES};
-    int status = cli_data_read(COMMAND, &request, &t->data);
+    int status = cli_use_device(COMMAND, t->model, cli_rank_device(o->device));
+    if (status == CLI_SUCCESS) status = cli_data_read(COMMAND, &request, &t->data);
     if (status == CLI_SUCCESS) status = choose_task(t);
     if (status == CLI_SUCCESS) status = split_data(t);
     if (status == CLI_SUCCESS) status = prepare_data(t);
     if (status == CLI_SUCCESS) status = compile_model(t);
     if (status == CLI_SUCCESS) status = fit_model(t);
-    if (status == CLI_SUCCESS) status = evaluate_model(t);
+    /* Under mpirun every rank holds the trained model; rank 0 reports and writes it. */
+    if (status != CLI_SUCCESS || !cli_is_main_rank()) return status;
+    status = evaluate_model(t);
     if (status == CLI_SUCCESS) status = write_outputs(t);
     if (status != CLI_SUCCESS) return status;
     if (o->json)

@@ -22,6 +22,7 @@ typedef struct cg_model cg_model;
 typedef struct cg_optimizer cg_optimizer;
 typedef struct cg_callback cg_callback;
 typedef struct cg_history cg_history;
+typedef struct cg_fit_context cg_fit_context;
 
 /* ---------------------------------------------------------------------------------------------
  * Activations
@@ -333,6 +334,11 @@ typedef struct {
     FILE *output; /* progress output; default stdout */
     /* Callbacks, owned by fit from the call on (freed when it returns, even on failure). */
     cg_callback_list callbacks;
+    /* A training checkpoint (cg_training_checkpoint) to continue from: fit puts back its weights,
+     * optimizer state, random stream, history and callback states and goes on at its epoch and
+     * batch. The model, the optimizer's options, seed, batch_size, no_shuffle and the callbacks
+     * (in order) must be those of the run that wrote it; the data too, for an exact resume. */
+    const char *resume_from;
 } cg_fit_options;
 
 /* Trains a compiled model on x (samples first) and y (labels or targets); returns the history
@@ -401,10 +407,12 @@ typedef struct {
     cg_model *model;
     int epoch, epochs;    /* current epoch (0-based) and the last epoch + 1 */
     int batch, batches;   /* current batch in the epoch and the number of batches */
-    double batch_loss;    /* loss of the batch just finished (on_batch_end) */
+    double batch_loss;    /* loss of the batch just ended (see wants_batch_values) */
     const cg_history *history;
     bool stop_training;   /* set to end fit after the current batch / epoch */
     char stop_reason[256];
+    /* fit's own, read by cg_checkpoint_save; NULL outside fit. */
+    const cg_fit_context *fit;
 } cg_train_state;
 
 /* The latest value of a logged quantity ("loss", "val_accuracy", ...) at epoch end; NaN when
@@ -421,6 +429,16 @@ typedef struct {
     cg_callback_fn on_epoch_end;
     cg_callback_fn on_train_end;
     void (*destroy)(void *userdata);
+    /* Optional: whether on_batch_end reads batch_loss or the running values (the history's row of
+     * the running epoch) at this batch. Without it they are read before every on_batch_end; on a
+     * GPU each read waits for the step, so a hook that reads now and then (a display) says when. */
+    bool (*wants_batch_values)(const cg_train_state *state, void *userdata);
+    /* Optional, for training checkpoints: writes the callback's state (counters, best values) as
+     * text into buffer of size bytes; 0 or -1 with an error. */
+    int (*save_state)(void *userdata, char *buffer, size_t size);
+    /* Optional: puts back a state that save_state wrote, when fit resumes from a checkpoint
+     * (after on_train_begin). 0, or -1 with an error. */
+    int (*load_state)(void *userdata, const char *text);
 } cg_callback_hooks;
 
 cg_callback *cg_callback_new(const cg_callback_hooks *hooks, void *userdata);
@@ -445,7 +463,9 @@ cg_callback *cg_reduce_lr_on_plateau(const char *monitor, double factor, int pat
 /* Sets the learning rate at the start of each epoch from a schedule. */
 cg_callback *cg_lr_scheduler(cg_lr_schedule schedule);
 /* Stops training, naming the epoch and batch, when the loss becomes NaN or infinite; the reason
- * suggests anomaly detection (cg_set_anomaly_detection), which names the op that made it. */
+ * suggests anomaly detection (cg_set_anomaly_detection), which names the op that made it. For a
+ * model on a GPU, where reading the loss waits for the step, it looks every 32 batches and at
+ * each epoch's last (at the epoch's running loss too), so it may name a later batch. */
 cg_callback *cg_terminate_on_nan(void);
 /* Appends one row per epoch (epoch and every series) to a CSV file. */
 cg_callback *cg_csv_logger(const char *path);
@@ -464,6 +484,30 @@ cg_callback *cg_progress_bar(FILE *out, cg_verbosity verbose);
 int cg_model_save(const cg_model *model, const char *path);
 /* Rebuilds a saved model; NULL with an error naming what is wrong for a malformed file. */
 cg_model *cg_model_load(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training checkpoints: everything needed to continue training exactly (docs/reliability.md)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Writes a training checkpoint to path atomically at each epoch end and, when every_batches > 0,
+ * after every every_batches-th batch of an epoch too. fit runs it after the other callbacks, so
+ * that it holds what they did. NULL with an error for an empty path or every_batches < 0. */
+cg_callback *cg_training_checkpoint(const char *path, int every_batches);
+/* Writes the training state to path atomically: the model (readable by cg_model_load), the
+ * optimizer's state and options, this thread's random stream, the history and, inside fit, the
+ * running epoch's totals and the callbacks' states. state->epoch and state->batch say where
+ * training goes on (the next batch to train); state->history may be NULL. 0 or -1. */
+int cg_checkpoint_save(const cg_train_state *state, const char *path);
+
+typedef struct {
+    int epoch, batch; /* where training goes on: the next batch to train */
+} cg_checkpoint_position;
+
+/* For hand-written loops: puts a checkpoint's weights, optimizer state and learning rate into a
+ * built, compiled model of the same architecture and optimizer, and its random stream into this
+ * thread's generator, and gives its position. -1 with an error naming the file and what does not
+ * match; the model is then unchanged. */
+int cg_checkpoint_load(cg_model *model, const char *path, cg_checkpoint_position *position);
 
 /* ---------------------------------------------------------------------------------------------
  * Model specs: one layer per line ("input 4", "dense 16 relu", "dropout 0.2", ...)

@@ -20,6 +20,8 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static free_block *free_lists[CLASS_COUNT];
 static cg_memory_stats stats;
 static long fail_countdown;
+/* This thread's cap (SIZE_MAX: none) and what it holds against it; see cg_alloc_limit_thread. */
+static _Thread_local size_t thread_limit = SIZE_MAX, thread_taken;
 
 static int size_class(size_t size, size_t *rounded) {
     if (size <= ALIGNMENT) {
@@ -44,6 +46,15 @@ static void *system_alloc(size_t rounded) {
 void *cg_alloc(size_t size) {
     size_t rounded;
     int cls = size_class(size ? size : 1, &rounded);
+    if (thread_limit != SIZE_MAX) {
+        if (rounded > thread_limit - thread_taken) {
+            cg_error_set("allocating %zu bytes would pass the limit of %zu bytes that the data "
+                         "read justifies",
+                         size, thread_limit);
+            return NULL;
+        }
+        thread_taken += rounded;
+    }
     pthread_mutex_lock(&cache_lock);
     void *block = free_lists[cls];
     if (block) {
@@ -71,6 +82,7 @@ void cg_free(void *block, size_t size) {
     if (!block) return;
     size_t rounded;
     int cls = size_class(size ? size : 1, &rounded);
+    if (thread_limit != SIZE_MAX) thread_taken -= rounded < thread_taken ? rounded : thread_taken;
     pthread_mutex_lock(&cache_lock);
     free_block *node = block;
     node->next = free_lists[cls];
@@ -78,6 +90,13 @@ void cg_free(void *block, size_t size) {
     stats.live_bytes -= rounded;
     stats.cached_bytes += rounded;
     pthread_mutex_unlock(&cache_lock);
+}
+
+size_t cg_alloc_limit_thread(size_t limit) {
+    const size_t previous = thread_limit;
+    thread_limit = limit;
+    thread_taken = 0;
+    return previous;
 }
 
 void cg_alloc_fail_after(long n) {

@@ -31,7 +31,8 @@ typedef struct {
 struct cg_loader {
     const cg_dataset *dataset;
     int64_t batch_size, samples, batch_count;
-    int64_t sample_numel; /* features per sample */
+    int shard_rank, shard_count; /* this loader's shard of each epoch; 0 of 1 for all of it */
+    int64_t sample_numel;        /* features per sample */
     bool shuffle;
     uint64_t seed;
     float byte_values[256]; /* feature_scale * v for each byte value v */
@@ -58,6 +59,19 @@ void cg_epoch_order(int64_t *order, int64_t count, bool shuffle, uint64_t seed, 
         order[j] = order[i];
         order[i] = picked;
     }
+}
+
+int64_t cg_shard_batch(int64_t samples, int64_t batch_size, int rank, int world, int64_t index,
+                       int64_t *start) {
+    *start = (index * world + rank) * batch_size;
+    const int64_t left = samples - *start;
+    return left <= 0 ? 0 : left < batch_size ? left : batch_size;
+}
+
+int64_t cg_shard_batch_count(int64_t samples, int64_t batch_size, int rank, int world) {
+    const int64_t after_first = samples - rank * batch_size;
+    const int64_t stride = batch_size * world;
+    return after_first > 0 ? (after_first + stride - 1) / stride : 0;
 }
 
 /* A tensor of count samples whose per-sample dims are those of like. */
@@ -106,9 +120,9 @@ static void release_batch(loader_batch *batch) {
 /* Batch index of the current epoch, built on the loader's thread. */
 static loader_batch assemble(const cg_loader *loader, int64_t index) {
     const cg_tensor *labels = loader->dataset->labels;
-    const int64_t start = index * loader->batch_size;
-    const int64_t left = loader->samples - start;
-    const int64_t count = left < loader->batch_size ? left : loader->batch_size;
+    int64_t start;
+    const int64_t count = cg_shard_batch(loader->samples, loader->batch_size, loader->shard_rank,
+                                         loader->shard_count, index, &start);
     const int64_t *rows = loader->order + start;
     loader_batch batch = {0};
     batch.x = batch_tensor(loader->dataset->features, count, CG_FLOAT32);
@@ -186,6 +200,7 @@ cg_loader *cg_loader_new(const cg_dataset *dataset, int batch_size, bool shuffle
     loader->batch_size = batch_size;
     loader->samples = samples;
     loader->batch_count = (samples + batch_size - 1) / batch_size;
+    loader->shard_count = 1;
     loader->sample_numel = cg_dataset_feature_count(dataset);
     loader->shuffle = shuffle;
     loader->seed = seed;
@@ -222,6 +237,22 @@ int cg_loader_start_epoch(cg_loader *loader, int epoch) {
     loader->next_to_assemble = loader->next_to_deliver = 0;
     loader->epoch_started = true;
     pthread_cond_broadcast(&loader->changed);
+    pthread_mutex_unlock(&loader->lock);
+    return 0;
+}
+
+int cg_loader_set_shard(cg_loader *loader, int rank, int world) {
+    if (world < 1 || rank < 0 || rank >= world) {
+        cg_error_set("cg_loader_set_shard: rank %d is not in a world of %d", rank, world);
+        return -1;
+    }
+    pthread_mutex_lock(&loader->lock);
+    /* The shard may change only while the thread is not assembling. */
+    while (loader->busy)
+        pthread_cond_wait(&loader->changed, &loader->lock);
+    loader->shard_rank = rank;
+    loader->shard_count = world;
+    loader->batch_count = cg_shard_batch_count(loader->samples, loader->batch_size, rank, world);
     pthread_mutex_unlock(&loader->lock);
     return 0;
 }

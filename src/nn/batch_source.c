@@ -15,6 +15,14 @@ cg_shape cg_batch_sample_shape(const cg_tensor *t) {
     return sample;
 }
 
+cg_batch_source *cg_batch_source_shard(cg_batch_source *source, int rank, int world) {
+    if (source) {
+        source->shard_rank = rank;
+        source->shard_count = world;
+    }
+    return source;
+}
+
 /* ----- tensors in memory ----- */
 
 typedef struct {
@@ -22,25 +30,25 @@ typedef struct {
     const cg_tensor *x, *y;
     bool shuffle;
     uint64_t seed;
-    int64_t *order; /* the epoch's sample order when shuffled */
-    int64_t next_start;
+    int64_t *order;     /* the epoch's sample order when shuffled */
+    int64_t next_batch; /* of the shard */
 } tensor_batches;
 
 static int tensor_start_epoch(cg_batch_source *source, int epoch) {
     tensor_batches *batches = (tensor_batches *)source;
     if (batches->shuffle)
         cg_epoch_order(batches->order, source->samples, true, batches->seed, epoch);
-    batches->next_start = 0;
+    batches->next_batch = 0;
     return 0;
 }
 
 static int tensor_next(cg_batch_source *source, cg_tensor **x, cg_tensor **y) {
     tensor_batches *batches = (tensor_batches *)source;
-    const int64_t start = batches->next_start, left = source->samples - start;
+    int64_t start;
+    const int64_t count = cg_shard_batch(source->samples, source->batch_size, source->shard_rank,
+                                         source->shard_count, batches->next_batch++, &start);
     *x = *y = NULL;
-    if (left <= 0) return 0;
-    const int64_t count = left < source->batch_size ? left : source->batch_size;
-    batches->next_start += count;
+    if (count == 0) return 0;
     if (batches->shuffle) {
         /* The order goes to the data's device, as the index of a selection there. */
         cg_tensor *index = cg_from_array(batches->order + start, CG_SHAPE(count), CG_INT64);
@@ -74,7 +82,7 @@ cg_batch_source *cg_tensor_batches(const cg_tensor *x, const cg_tensor *y, int b
         return NULL;
     }
     *batches = (tensor_batches){
-        .base = {&tensor_class, samples, batch_size, cg_batch_sample_shape(x)},
+        .base = {&tensor_class, samples, batch_size, cg_batch_sample_shape(x), 0, 1},
         .x = x,
         .y = y,
         .shuffle = shuffle,
@@ -92,7 +100,10 @@ typedef struct {
 } dataset_batches;
 
 static int dataset_start_epoch(cg_batch_source *source, int epoch) {
-    return cg_loader_start_epoch(((dataset_batches *)source)->loader, epoch);
+    cg_loader *loader = ((dataset_batches *)source)->loader;
+    return cg_loader_set_shard(loader, source->shard_rank, source->shard_count) == 0
+               ? cg_loader_start_epoch(loader, epoch)
+               : -1;
 }
 
 static int dataset_next(cg_batch_source *source, cg_tensor **x, cg_tensor **y) {
@@ -118,7 +129,7 @@ cg_batch_source *cg_dataset_batches(const cg_dataset *dataset, int batch_size, b
     }
     *batches = (dataset_batches){
         .base = {&dataset_class, cg_dataset_size(dataset), batch_size,
-                 cg_dataset_sample_shape(dataset)},
+                 cg_dataset_sample_shape(dataset), 0, 1},
         .loader = loader,
     };
     return &batches->base;

@@ -12,6 +12,7 @@
 struct cg_callback {
     cg_callback_hooks hooks;
     void *userdata;
+    bool runs_last;
 };
 
 cg_callback *cg_callback_new(const cg_callback_hooks *hooks, void *userdata) {
@@ -26,7 +27,7 @@ cg_callback *cg_callback_new(const cg_callback_hooks *hooks, void *userdata) {
         cg_error_set("cg_callback_new: out of memory");
         return NULL;
     }
-    *callback = (cg_callback){*hooks, userdata};
+    *callback = (cg_callback){*hooks, userdata, false};
     return callback;
 }
 
@@ -35,6 +36,23 @@ void cg_callback_free(cg_callback *callback) {
     if (callback->hooks.destroy) callback->hooks.destroy(callback->userdata);
     free(callback);
 }
+
+int cg_callback_save_state(const cg_callback *callback, char *buffer, size_t size) {
+    buffer[0] = '\0';
+    return callback->hooks.save_state ? callback->hooks.save_state(callback->userdata, buffer, size)
+                                      : 0;
+}
+
+int cg_callback_load_state(cg_callback *callback, const char *text) {
+    if (callback->hooks.load_state) return callback->hooks.load_state(callback->userdata, text);
+    if (!*text) return 0;
+    cg_error_set("the callback keeps no state, but the checkpoint has \"%s\" for it", text);
+    return -1;
+}
+
+void cg_callback_set_runs_last(cg_callback *callback) { callback->runs_last = true; }
+
+bool cg_callback_runs_last(const cg_callback *callback) { return callback->runs_last; }
 
 static cg_callback_fn hook_function(const cg_callback *callback, cg_callback_hook hook) {
     switch (hook) {
@@ -65,6 +83,20 @@ int cg_callbacks_run(cg_callback *const *callbacks, int count, cg_callback_hook 
         return -1;
     }
     return 0;
+}
+
+bool cg_callbacks_want_batch_values(cg_callback *const *callbacks, int count,
+                                    const cg_train_state *state) {
+    bool wanted = false;
+    for (int i = 0; i < count; i++) {
+        const cg_callback_hooks *hooks = &callbacks[i]->hooks;
+        if (hooks->on_batch_end)
+            wanted = (hooks->wants_batch_values
+                          ? hooks->wants_batch_values(state, callbacks[i]->userdata)
+                          : true) ||
+                     wanted;
+    }
+    return wanted;
 }
 
 double cg_train_state_value(const cg_train_state *state, const char *name) {
@@ -128,4 +160,36 @@ bool cg_monitor_improved(cg_monitor *monitor, double value, int epoch) {
         monitor->best_epoch = epoch;
     }
     return improved;
+}
+
+int cg_monitor_save(const cg_monitor *monitor, const char *extra, char *buffer, size_t size) {
+    const int length = snprintf(buffer, size, "%.17g %d%s%s", monitor->best, monitor->best_epoch,
+                                *extra ? " " : "", extra);
+    if (length >= 0 && (size_t)length < size) return 0;
+    cg_error_set("monitor state: %d bytes do not fit in %zu", length, size);
+    return -1;
+}
+
+int cg_monitor_load(cg_monitor *monitor, const char *op, const char *text, int *extra,
+                    int extra_count) {
+    char *end;
+    const double best = strtod(text, &end);
+    bool ok = end != text;
+    long values[3];
+    const int count = extra_count + 1; /* best_epoch, then the owner's integers */
+    for (int i = 0; ok && i < count && i < 3; i++) {
+        const char *start = end;
+        values[i] = strtol(start, &end, 10);
+        ok = end != start && values[i] >= -1 && values[i] <= 1000000000;
+    }
+    if (!ok || count > 3 || *end != '\0') {
+        cg_error_set("%s: state \"%s\" is not a best value, an epoch and %d counters", op, text,
+                     extra_count);
+        return -1;
+    }
+    monitor->best = best;
+    monitor->best_epoch = (int)values[0];
+    for (int i = 0; i < extra_count; i++)
+        extra[i] = (int)values[i + 1];
+    return 0;
 }

@@ -18,6 +18,21 @@ typedef enum {
 int cg_callbacks_run(cg_callback *const *callbacks, int count, cg_callback_hook hook,
                      cg_train_state *state);
 
+/* Calls the callback's save_state hook into buffer; "" when it has none. 0 or -1. */
+int cg_callback_save_state(const cg_callback *callback, char *buffer, size_t size);
+/* Calls its load_state hook with text; a callback without one must get "" (it saved none). 0, or
+ * -1 with an error. */
+int cg_callback_load_state(cg_callback *callback, const char *text);
+/* Marks a callback that fit runs after the others (a training checkpoint, which must see what
+ * they did at each batch and epoch end), and asks for the mark. */
+void cg_callback_set_runs_last(cg_callback *callback);
+bool cg_callback_runs_last(const cg_callback *callback);
+
+/* Whether a callback's on_batch_end reads this batch's values: one without wants_batch_values
+ * always does. Asks every callback that has the hook, as each one may note its answer. */
+bool cg_callbacks_want_batch_values(cg_callback *const *callbacks, int count,
+                                    const cg_train_state *state);
+
 /* The best value so far of a monitored quantity. */
 typedef struct {
     char name[CG_NAME_MAX];
@@ -40,5 +55,11 @@ int cg_monitor_read(const cg_monitor *monitor, const char *op, const cg_train_st
 /* Whether value beats the best by more than min_delta; if so it becomes the best. NaN never
  * improves. */
 bool cg_monitor_improved(cg_monitor *monitor, double value, int epoch);
+/* The best value and epoch as text ("0.25 3") with extra appended (the owner's counters, may be
+ * ""), and back: the text must hold the two values followed by extra_count integers, stored into
+ * extra. 0, or -1 with an error naming op. */
+int cg_monitor_save(const cg_monitor *monitor, const char *extra, char *buffer, size_t size);
+int cg_monitor_load(cg_monitor *monitor, const char *op, const char *text, int *extra,
+                    int extra_count);
 
 #endif

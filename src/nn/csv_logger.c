@@ -13,17 +13,21 @@ typedef struct {
     char *path;
     FILE *file;
     int columns; /* series in the header: the history's first ones, as series are only added */
+    int rows;    /* epochs written; a resumed run first writes those its checkpoint brought */
 } csv_logger;
 
 static int on_train_begin(cg_train_state *state, void *userdata) {
     (void)state;
     csv_logger *logger = userdata;
+    /* With several ranks every rank logs the same values; rank 0 writes them. */
+    if (cg_distributed_rank() != 0) return 0;
     logger->file = fopen(logger->path, "w");
     if (!logger->file) {
         cg_error_set("cg_csv_logger: cannot open %s: %s", logger->path, strerror(errno));
         return -1;
     }
     logger->columns = 0;
+    logger->rows = 0;
     return 0;
 }
 
@@ -37,14 +41,16 @@ static void write_header(csv_logger *logger, const cg_history *history) {
 
 static int on_epoch_end(cg_train_state *state, void *userdata) {
     csv_logger *logger = userdata;
+    if (!logger->file) return 0;
     const cg_history *history = state->history;
-    const int row = cg_history_epochs(history) - 1;
     if (logger->columns == 0) write_header(logger, history);
-    fprintf(logger->file, "%d", cg_history_epoch_index(history, row));
-    for (int i = 0; i < logger->columns; i++)
-        fprintf(logger->file, ",%.10g",
-                cg_history_series(history, cg_history_series_name(history, i))[row]);
-    fputc('\n', logger->file);
+    for (; logger->rows < cg_history_epochs(history); logger->rows++) {
+        fprintf(logger->file, "%d", cg_history_epoch_index(history, logger->rows));
+        for (int i = 0; i < logger->columns; i++)
+            fprintf(logger->file, ",%.10g",
+                    cg_history_series(history, cg_history_series_name(history, i))[logger->rows]);
+        fputc('\n', logger->file);
+    }
     if (fflush(logger->file) != 0 || ferror(logger->file)) {
         cg_error_set("cg_csv_logger: writing %s failed", logger->path);
         return -1;
@@ -55,6 +61,7 @@ static int on_epoch_end(cg_train_state *state, void *userdata) {
 static int on_train_end(cg_train_state *state, void *userdata) {
     (void)state;
     csv_logger *logger = userdata;
+    if (!logger->file) return 0;
     const int closed = fclose(logger->file);
     logger->file = NULL;
     if (closed != 0) {

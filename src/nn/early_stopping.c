@@ -14,6 +14,7 @@ typedef struct {
     bool restore_best_weights;
     cg_tensor **best_weights; /* one copy per model tensor, in cg_model_visit_tensors order */
     int best_weight_count, best_weight_capacity;
+    bool best_weights_from_before_resume; /* the best epoch is older than a resumed checkpoint */
 } early_stopping;
 
 typedef struct {
@@ -77,6 +78,7 @@ static int on_epoch_end(cg_train_state *state, void *userdata) {
     if (cg_monitor_read(&stopping->monitor, "cg_early_stopping", state, &value) != 0) return -1;
     if (cg_monitor_improved(&stopping->monitor, value, state->epoch)) {
         stopping->epochs_without_improvement = 0;
+        stopping->best_weights_from_before_resume = false;
         return stopping->restore_best_weights ? copy_weights(stopping, state->model, false) : 0;
     }
     if (++stopping->epochs_without_improvement < stopping->patience) return 0;
@@ -90,10 +92,31 @@ static int on_epoch_end(cg_train_state *state, void *userdata) {
 
 static int on_train_end(cg_train_state *state, void *userdata) {
     early_stopping *stopping = userdata;
-    if (!stopping->restore_best_weights || stopping->monitor.best_epoch < 0) return 0;
+    if (!stopping->restore_best_weights || stopping->monitor.best_epoch < 0 ||
+        stopping->best_weights_from_before_resume)
+        return 0;
     if (copy_weights(stopping, state->model, true) != 0) return -1;
     /* fit owns the history and shows it read-only to callbacks; this one reports into it. */
     cg_history_set_best_epoch((cg_history *)state->history, stopping->monitor.best_epoch);
+    return 0;
+}
+
+/* A checkpoint keeps the monitor and the patience count, not the copies of the best weights. */
+static int save_state(void *userdata, char *buffer, size_t size) {
+    const early_stopping *stopping = userdata;
+    char counter[16];
+    snprintf(counter, sizeof counter, "%d", stopping->epochs_without_improvement);
+    return cg_monitor_save(&stopping->monitor, counter, buffer, size);
+}
+
+static int load_state(void *userdata, const char *text) {
+    early_stopping *stopping = userdata;
+    if (cg_monitor_load(&stopping->monitor, "cg_early_stopping", text,
+                        &stopping->epochs_without_improvement, 1) != 0)
+        return -1;
+    /* The best epoch's weights stayed with the run that saw it: until a later epoch improves on
+     * it there is nothing to put back. */
+    stopping->best_weights_from_before_resume = stopping->monitor.best_epoch >= 0;
     return 0;
 }
 
@@ -127,6 +150,8 @@ cg_callback *cg_early_stopping(const cg_early_stopping_options *options) {
     const cg_callback_hooks hooks = {.on_train_begin = on_train_begin,
                                      .on_epoch_end = on_epoch_end,
                                      .on_train_end = on_train_end,
+                                     .save_state = save_state,
+                                     .load_state = load_state,
                                      .destroy = destroy};
     return cg_callback_new(&hooks, stopping);
 }

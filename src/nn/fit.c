@@ -10,7 +10,9 @@
 #include "core/rng.h"
 #include "nn/batch_source.h"
 #include "nn/callbacks.h"
+#include "nn/checkpoint.h"
 #include "nn/device_batches.h"
+#include "nn/fit_distributed.h"
 #include "nn/history.h"
 #include "nn/metrics.h"
 
@@ -129,14 +131,19 @@ typedef struct {
 static int add_evaluation_batch(const cg_tensor *output, const cg_tensor *target, void *userdata) {
     evaluation_pass *pass = userdata;
     const cg_tensor *loss = cg_loss_compute(pass->loss, output, target);
-    return loss ? cg_metric_totals_add(&pass->totals, output, target, cg_item(loss)) : -1;
+    return loss ? cg_metric_totals_add(&pass->totals, output, target, loss) : -1;
 }
 
+/* The totals of a pass, read once at its end. */
 static int evaluation_totals(cg_model *model, cg_batch_source *source, cg_metric_totals *totals) {
-    evaluation_pass pass = {cg_model_loss(model), cg_metric_totals_start(cg_model_metrics(model))};
-    if (for_each_evaluation_batch(model, source, add_evaluation_batch, &pass) != 0) return -1;
+    evaluation_pass pass = {.loss = cg_model_loss(model)};
+    int status =
+        cg_metric_totals_start(&pass.totals, cg_model_metrics(model), cg_model_device(model));
+    if (status == 0) status = for_each_evaluation_batch(model, source, add_evaluation_batch, &pass);
+    if (status == 0) status = cg_metric_totals_read(&pass.totals);
+    cg_metric_totals_release(&pass.totals);
     *totals = pass.totals;
-    return 0;
+    return status;
 }
 
 /* Evaluates over source and frees it (a NULL source has failed and set the error). */
@@ -267,6 +274,8 @@ typedef struct {
     cg_callback *progress; /* added by fit according to verbose */
     cg_history *history;
     cg_train_state state;
+    cg_fit_context context; /* what checkpoints see */
+    cg_checkpoint *resume;  /* from options.resume_from */
 } fit_run;
 
 static int resolve_options(const char *op, const cg_fit_options *given, cg_fit_options *options) {
@@ -278,6 +287,10 @@ static int resolve_options(const char *op, const cg_fit_options *given, cg_fit_o
     if (options->epochs < 0 || options->batch_size < 0) {
         cg_error_set("%s: epochs and batch_size must be >= 0, got %d and %d", op, options->epochs,
                      options->batch_size);
+    } else if (options->resume_from && options->initial_epoch != 0) {
+        cg_error_set("%s: give resume_from or initial_epoch, not both (the checkpoint holds the "
+                     "epoch)",
+                     op);
     } else if (options->initial_epoch < 0 || options->initial_epoch > options->epochs) {
         cg_error_set("%s: initial_epoch %d is not in [0, epochs %d]", op, options->initial_epoch,
                      options->epochs);
@@ -309,7 +322,8 @@ static int setup_callbacks(fit_run *run) {
                          run->op, i, cause);
             return -1;
         }
-    if (run->options.verbose != CG_VERBOSE_SILENT) {
+    /* In data-parallel training only rank 0 shows progress. */
+    if (run->options.verbose != CG_VERBOSE_SILENT && cg_distributed_rank() == 0) {
         run->progress = cg_progress_bar(run->options.output, run->options.verbose);
         if (!run->progress) return -1;
     }
@@ -318,8 +332,11 @@ static int setup_callbacks(fit_run *run) {
         cg_error_set("%s: out of memory", run->op);
         return -1;
     }
-    for (int i = 0; i < given->count; i++)
-        run->callbacks[run->callback_count++] = given->items[i];
+    /* Checkpoints run after the other callbacks, so that they hold what those did. */
+    for (int last = 0; last < 2; last++)
+        for (int i = 0; i < given->count; i++)
+            if (cg_callback_runs_last(given->items[i]) == last)
+                run->callbacks[run->callback_count++] = given->items[i];
     /* Last, so that the progress shows what the other callbacks did at epoch end. */
     if (run->progress) run->callbacks[run->callback_count++] = run->progress;
     return 0;
@@ -371,14 +388,16 @@ static int setup_tensor_data(fit_run *run, const cg_tensor *x, const cg_tensor *
         validation_x = parts[2];
         validation_y = parts[3];
     }
-    run->train = on_model_device(run->model,
-                                 cg_tensor_batches(train_x, train_y, options->batch_size,
-                                                   !options->no_shuffle, options->seed),
-                                 cg_tensor_device(train_x));
+    run->train =
+        on_model_device(run->model,
+                        cg_fit_shard(cg_tensor_batches(train_x, train_y, options->batch_size,
+                                                       !options->no_shuffle, options->seed)),
+                        cg_tensor_device(train_x));
     if (run->train && validation_x)
         run->validation = on_model_device(
             run->model,
-            cg_tensor_batches(validation_x, validation_y, DEFAULT_EVALUATION_BATCH_SIZE, false, 0),
+            cg_fit_shard(cg_tensor_batches(validation_x, validation_y,
+                                           DEFAULT_EVALUATION_BATCH_SIZE, false, 0)),
             cg_tensor_device(validation_x));
     return run->train && (run->validation || !validation_x) ? 0 : -1;
 }
@@ -400,13 +419,15 @@ static int setup_dataset_data(fit_run *run, const cg_dataset *train, const cg_da
                      "the training data set");
         return -1;
     }
-    run->train = on_model_device(
-        run->model,
-        cg_dataset_batches(train, options->batch_size, !options->no_shuffle, options->seed),
-        cg_device_cpu());
+    run->train =
+        on_model_device(run->model,
+                        cg_fit_shard(cg_dataset_batches(train, options->batch_size,
+                                                        !options->no_shuffle, options->seed)),
+                        cg_device_cpu());
     if (run->train && validation)
         run->validation = on_model_device(
-            run->model, cg_dataset_batches(validation, DEFAULT_EVALUATION_BATCH_SIZE, false, 0),
+            run->model,
+            cg_fit_shard(cg_dataset_batches(validation, DEFAULT_EVALUATION_BATCH_SIZE, false, 0)),
             cg_device_cpu());
     return run->train && (run->validation || !validation) ? 0 : -1;
 }
@@ -433,20 +454,19 @@ static int train_step(fit_run *run, cg_metric_totals *totals) {
     cg_scope_begin();
     cg_tensor *x_batch, *y_batch;
     const int got = cg_batch_source_next(run->train, &x_batch, &y_batch);
-    if (got == 0)
+    const bool parallel = cg_fit_parallel(); /* a rank's shard may end a batch early */
+    if (got == 0 && !parallel)
         cg_error_set("%s: the training data ended before batch %d of %d", run->op,
                      run->state.batch + 1, run->state.batches);
     cg_tensor *output = got == 1 ? cg_model_forward(model, x_batch, true) : NULL;
     cg_tensor *loss = output ? cg_loss_compute(cg_model_loss(model), output, y_batch) : NULL;
-    int status =
-        loss && cg_backward(loss) == 0 &&
-                cg_optimizer_step(cg_model_optimizer(model), parameters, parameter_count) == 0
-            ? 0
-            : -1;
-    if (status == 0) {
-        run->state.batch_loss = cg_item(loss);
-        status = cg_metric_totals_add(totals, output, y_batch, run->state.batch_loss);
-    }
+    int status = loss && cg_backward(loss) == 0 ? 0 : -1;
+    /* Data-parallel: the gradients become the means over every rank's samples. */
+    if (parallel)
+        status = cg_fit_parallel_step(run->op, model, run->train, run->state.batch, status, loss);
+    if (status == 0)
+        status = cg_optimizer_step(cg_model_optimizer(model), parameters, parameter_count);
+    if (status == 0 && loss) status = cg_metric_totals_add(totals, output, y_batch, loss);
     cg_model_zero_grad(model);
     cg_scope_end();
     return status;
@@ -454,36 +474,64 @@ static int train_step(fit_run *run, cg_metric_totals *totals) {
 
 /* Logs the epoch's training values, the validation values and the learning rate it used, then
  * runs the epoch-end hooks (which read them). */
-static int end_epoch(fit_run *run, const cg_metric_totals *totals) {
+static int end_epoch(fit_run *run, cg_metric_totals *totals) {
     cg_train_state *state = &run->state;
-    int status = record_totals(run->history, "", state->epoch, totals);
+    /* Data-parallel: every rank logs the totals over all the shards. */
+    int status = cg_fit_parallel_totals(run->op, cg_metric_totals_read(totals), totals);
+    if (status == 0) status = cg_fit_parallel_average_buffers(run->op, run->model);
+    if (status == 0) status = record_totals(run->history, "", state->epoch, totals);
     if (status == 0 && run->validation) {
         cg_metric_totals validation;
         status = evaluation_totals(run->model, run->validation, &validation);
+        status = cg_fit_parallel_totals(run->op, status, &validation);
         if (status == 0) status = record_totals(run->history, "val_", state->epoch, &validation);
     }
     if (status == 0)
         status = cg_history_record(run->history, "lr", state->epoch,
                                    cg_optimizer_learning_rate(cg_model_optimizer(run->model)));
     if (status != 0) return -1;
-    return cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_EPOCH_END, state);
+    return cg_fit_parallel_agree_stop(
+        run->op, cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_EPOCH_END, state),
+        state);
+}
+
+/* The batch-end hooks. When one of them reads the batch's values, the batch loss and the row of
+ * the running epoch (its running means) are read first; otherwise they are not, since on a GPU
+ * each read waits for the step. */
+static int end_batch(fit_run *run, cg_metric_totals *totals) {
+    cg_train_state *state = &run->state;
+    if (cg_callbacks_want_batch_values(run->callbacks, run->callback_count, state)) {
+        if (cg_metric_totals_read(totals) != 0 ||
+            record_totals(run->history, "", state->epoch, totals) != 0)
+            return -1;
+        state->batch_loss = totals->batch_loss;
+    }
+    /* Data-parallel: a stop or a failure on one rank reaches every rank at the same batch. */
+    return cg_fit_parallel_agree_stop(
+        run->op, cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_BATCH_END, state),
+        state);
 }
 
 /* The batches of one epoch; a stop asked for at a batch end ends the epoch early, but the epoch
  * is still logged over the samples it saw. */
 static int train_epoch(fit_run *run) {
     cg_train_state *state = &run->state;
-    cg_metric_totals totals = cg_metric_totals_start(cg_model_metrics(run->model));
-    if (cg_batch_source_start_epoch(run->train, state->epoch) != 0) return -1;
+    cg_metric_totals totals;
+    int status =
+        cg_metric_totals_start(&totals, cg_model_metrics(run->model), cg_model_device(run->model));
+    if (status == 0) status = cg_batch_source_start_epoch(run->train, state->epoch);
     state->batches = (int)cg_batch_source_batches(run->train);
-    for (state->batch = 0; state->batch < state->batches && !state->stop_training; state->batch++) {
-        /* The row of the running epoch holds its running means for the batch-end hooks. */
-        if (train_step(run, &totals) != 0 ||
-            record_totals(run->history, "", state->epoch, &totals) != 0 ||
-            cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_BATCH_END, state) != 0)
-            return -1;
-    }
-    return end_epoch(run, &totals);
+    run->context.totals = &totals;
+    /* A resumed epoch starts at the checkpoint's batch. */
+    state->batch = 0;
+    if (status == 0 && run->resume &&
+        (state->batch = cg_checkpoint_enter_epoch(run->resume, run->train, &totals)) < 0)
+        status = -1;
+    for (; status == 0 && state->batch < state->batches && !state->stop_training; state->batch++)
+        status = train_step(run, &totals) == 0 ? end_batch(run, &totals) : -1;
+    if (status == 0) status = end_epoch(run, &totals);
+    cg_metric_totals_release(&totals);
+    return status;
 }
 
 static int train(fit_run *run) {
@@ -491,15 +539,20 @@ static int train(fit_run *run) {
     *state = (cg_train_state){.model = run->model,
                               .epoch = run->options.initial_epoch,
                               .epochs = run->options.epochs,
-                              .history = run->history};
-    if (cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_TRAIN_BEGIN, state) != 0)
+                              .history = run->history,
+                              .fit = &run->context};
+    if (cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_TRAIN_BEGIN, state) != 0 ||
+        (run->resume && cg_checkpoint_resume(run->resume, state, run->history) != 0))
         return -1;
-    for (int epoch = run->options.initial_epoch;
-         epoch < run->options.epochs && !state->stop_training; epoch++) {
+    for (int epoch = state->epoch; epoch < run->options.epochs && !state->stop_training; epoch++) {
         state->epoch = epoch;
-        cg_manual_seed(cg_random_bits(run->options.seed ^ DROPOUT_STREAM, (uint64_t)epoch));
-        if (cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_EPOCH_BEGIN, state) !=
-                0 ||
+        /* Data-parallel ranks draw different dropout masks for their different samples. */
+        cg_manual_seed(cg_random_bits(run->options.seed ^ DROPOUT_STREAM, (uint64_t)epoch) +
+                       (uint64_t)cg_distributed_rank());
+        /* An epoch resumed inside has had its epoch-begin hooks. */
+        const bool begun = run->resume && cg_checkpoint_mid_epoch(run->resume);
+        if ((!begun && cg_callbacks_run(run->callbacks, run->callback_count, CG_HOOK_EPOCH_BEGIN,
+                                        state) != 0) ||
             (!state->stop_training && train_epoch(run) != 0))
             return -1;
     }
@@ -514,8 +567,21 @@ static int train(fit_run *run) {
 
 /* Builds or checks the model for the training samples, then trains it into a new history. */
 static int build_and_train(fit_run *run) {
-    if (prepare_model(run->op, run->model, run->data_name, run->train->sample_shape) != 0 ||
-        !(run->history = cg_history_new()))
+    const int prepared =
+        prepare_model(run->op, run->model, run->data_name, run->train->sample_shape) == 0 &&
+                (run->history = cg_history_new())
+            ? 0
+            : -1;
+    /* Data-parallel: every rank starts from rank 0's weights. */
+    if (cg_fit_parallel_begin(run->op, run->model, prepared) != 0) return -1;
+    run->context = (cg_fit_context){.seed = run->options.seed,
+                                    .batch_size = run->options.batch_size,
+                                    .shuffle = !run->options.no_shuffle,
+                                    .callbacks = run->given_callbacks.items,
+                                    .callback_count = run->given_callbacks.count};
+    if (run->options.resume_from &&
+        !(run->resume = cg_checkpoint_read(run->options.resume_from, run->model, &run->context,
+                                           run->options.epochs)))
         return -1;
     /* Training draws from its own streams and leaves the caller's as it was. */
     const cg_rng_state caller_rng = cg_rng_get_state();
@@ -533,6 +599,7 @@ static cg_history *finish_run(fit_run *run, int status) {
         cg_callback_free(run->given_callbacks.items[i]);
     cg_callback_free(run->progress);
     free(run->callbacks);
+    cg_checkpoint_free(run->resume);
     cg_batch_source_free(run->train);
     cg_batch_source_free(run->validation);
     for (size_t i = 0; i < sizeof run->split_parts / sizeof run->split_parts[0]; i++)

@@ -132,6 +132,12 @@ void cg_history_set_stopped(cg_history *history, int epoch, const char *reason) 
 
 void cg_history_set_best_epoch(cg_history *history, int epoch) { history->best_epoch = epoch; }
 
+void cg_history_swap(cg_history *a, cg_history *b) {
+    const cg_history kept = *a;
+    *a = *b;
+    *b = kept;
+}
+
 int cg_history_epochs(const cg_history *history) { return history ? history->row_count : 0; }
 
 int cg_history_epoch_index(const cg_history *history, int row) {

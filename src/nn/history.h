@@ -14,5 +14,7 @@ int cg_history_record(cg_history *history, const char *name, int epoch, double v
 void cg_history_set_stopped(cg_history *history, int epoch, const char *reason);
 /* Marks the epoch whose weights early stopping restored. */
 void cg_history_set_best_epoch(cg_history *history, int epoch);
+/* Exchanges the contents of a and b (a resumed fit takes over the history of its checkpoint). */
+void cg_history_swap(cg_history *a, cg_history *b);
 
 #endif

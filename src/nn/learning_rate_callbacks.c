@@ -1,6 +1,7 @@
 /* Callbacks that set the optimizer's learning rate: on a plateau of a monitored quantity, or from
- * a schedule at the start of each epoch. */
+ * a schedule at the start of each epoch. Both keep their state in training checkpoints. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -38,6 +39,19 @@ static int reduce_on_epoch_end(cg_train_state *state, void *userdata) {
     return 0;
 }
 
+static int reduce_save_state(void *userdata, char *buffer, size_t size) {
+    const plateau_reduction *reduction = userdata;
+    char counter[16];
+    snprintf(counter, sizeof counter, "%d", reduction->epochs_without_improvement);
+    return cg_monitor_save(&reduction->monitor, counter, buffer, size);
+}
+
+static int reduce_load_state(void *userdata, const char *text) {
+    plateau_reduction *reduction = userdata;
+    return cg_monitor_load(&reduction->monitor, "cg_reduce_lr_on_plateau", text,
+                           &reduction->epochs_without_improvement, 1);
+}
+
 cg_callback *cg_reduce_lr_on_plateau(const char *monitor, double factor, int patience,
                                      double min_lr) {
     if (!(factor > 0 && factor < 1) || patience < 0 || !(min_lr >= 0)) {
@@ -61,7 +75,9 @@ cg_callback *cg_reduce_lr_on_plateau(const char *monitor, double factor, int pat
     reduction->patience = patience;
     const cg_callback_hooks hooks = {.on_train_begin = reduce_on_train_begin,
                                      .on_epoch_end = reduce_on_epoch_end,
-                                     .destroy = free};
+                                     .destroy = free,
+                                     .save_state = reduce_save_state,
+                                     .load_state = reduce_load_state};
     return cg_callback_new(&hooks, reduction);
 }
 
@@ -88,6 +104,25 @@ static int schedule_on_epoch_begin(cg_train_state *state, void *userdata) {
     return 0;
 }
 
+/* The initial rate, exactly: a resumed run's optimizer holds the scheduled rate instead. */
+static int schedule_save_state(void *userdata, char *buffer, size_t size) {
+    const scheduled_rate *scheduled = userdata;
+    snprintf(buffer, size, "%.17g", scheduled->initial_rate);
+    return 0;
+}
+
+static int schedule_load_state(void *userdata, const char *text) {
+    scheduled_rate *scheduled = userdata;
+    char *end;
+    const double rate = strtod(text, &end);
+    if (end == text || *end != '\0' || !(rate >= 0) || isinf(rate)) {
+        cg_error_set("cg_lr_scheduler: state \"%s\" is not an initial learning rate", text);
+        return -1;
+    }
+    scheduled->initial_rate = rate;
+    return 0;
+}
+
 cg_callback *cg_lr_scheduler(cg_lr_schedule schedule) {
     scheduled_rate *scheduled = malloc(sizeof *scheduled);
     if (!scheduled) {
@@ -97,6 +132,8 @@ cg_callback *cg_lr_scheduler(cg_lr_schedule schedule) {
     *scheduled = (scheduled_rate){.schedule = schedule};
     const cg_callback_hooks hooks = {.on_train_begin = schedule_on_train_begin,
                                      .on_epoch_begin = schedule_on_epoch_begin,
-                                     .destroy = free};
+                                     .destroy = free,
+                                     .save_state = schedule_save_state,
+                                     .load_state = schedule_load_state};
     return cg_callback_new(&hooks, scheduled);
 }

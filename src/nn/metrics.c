@@ -73,33 +73,87 @@ unsigned cg_metric_flag(int kind) { return METRICS[kind].flag; }
 
 const char *cg_metric_name(int kind) { return METRICS[kind].name; }
 
-cg_metric_totals cg_metric_totals_start(unsigned metrics) {
-    return (cg_metric_totals){.metrics = metrics};
+/* The positions in the sums vector. */
+enum { SUM_LOSS = 0, SUM_METRICS = 1, SUM_BATCH_LOSS = SUM_METRICS + CG_METRIC_KIND_COUNT, SUMS };
+
+/* On the CPU, where reading a value costs nothing, each batch's values are added to the doubles
+ * at once; on a GPU the batches add to the sums vector there, in the same double arithmetic. */
+int cg_metric_totals_start(cg_metric_totals *totals, unsigned metrics, cg_device device) {
+    *totals = (cg_metric_totals){.metrics = metrics, .batch_loss = NAN};
+    if (device.type == CG_DEVICE_CPU) return 0;
+    totals->sums = cg_zeros_on(CG_SHAPE(SUMS), CG_FLOAT64, device);
+    return totals->sums ? 0 : -1;
+}
+
+/* Adds value * scale to the sum at: the double at host, or the element at of the sums vector. */
+static int add_to_sum(cg_metric_totals *totals, int at, double *host, const cg_tensor *value,
+                      double scale) {
+    if (!value) return -1;
+    if (!totals->sums) {
+        *host += cg_item(value) * scale;
+        return 0;
+    }
+    cg_tensor *slot = cg_narrow(totals->sums, 0, at, 1);
+    cg_tensor *as_double = cg_to_dtype(value, CG_FLOAT64);
+    return slot && as_double ? cg_add_scaled_(slot, as_double, scale) : -1;
 }
 
 int cg_metric_totals_add(cg_metric_totals *totals, const cg_tensor *output, const cg_tensor *target,
-                         double batch_loss) {
+                         const cg_tensor *loss) {
     const int64_t samples = cg_dim(output, 0);
     const bool grad_was_enabled = cg_set_grad_enabled(false);
+    cg_scope_begin();
     int status = samples < 0 ? -1 : 0;
     for (int kind = 0; status == 0 && kind < CG_METRIC_KIND_COUNT; kind++) {
         if (!(totals->metrics & METRICS[kind].flag)) continue;
         int64_t count = 0;
-        cg_scope_begin();
-        const cg_tensor *sum = METRICS[kind].sum(output, target, &count);
-        const double value = sum ? cg_item(sum) : NAN;
-        cg_scope_end();
-        if (!sum) {
-            status = -1;
-        } else {
-            totals->metric_sums[kind] += value;
-            totals->metric_counts[kind] += count;
-        }
+        status = add_to_sum(totals, SUM_METRICS + kind, &totals->metric_sums[kind],
+                            METRICS[kind].sum(output, target, &count), 1.0);
+        totals->metric_counts[kind] += count;
     }
+    if (status == 0 && !totals->sums) totals->batch_loss = cg_item(loss);
+    if (status == 0)
+        status = add_to_sum(totals, SUM_LOSS, &totals->loss_sum, loss, (double)samples);
+    if (status == 0 && totals->sums)
+        status = cg_copy_(cg_narrow(totals->sums, 0, SUM_BATCH_LOSS, 1), loss);
+    cg_scope_end();
     cg_set_grad_enabled(grad_was_enabled);
     if (status != 0) return -1;
-    totals->loss_sum += batch_loss * (double)samples;
     totals->samples += samples;
+    return 0;
+}
+
+int cg_metric_totals_read(cg_metric_totals *totals) {
+    if (!totals->sums) return 0;
+    double sums[SUMS];
+    if (cg_copy_to_array(totals->sums, sums, sizeof sums) != 0) return -1;
+    totals->loss_sum = sums[SUM_LOSS];
+    for (int kind = 0; kind < CG_METRIC_KIND_COUNT; kind++)
+        totals->metric_sums[kind] = sums[SUM_METRICS + kind];
+    totals->batch_loss = sums[SUM_BATCH_LOSS];
+    return 0;
+}
+
+void cg_metric_totals_release(cg_metric_totals *totals) {
+    cg_release(totals->sums);
+    totals->sums = NULL;
+}
+
+int cg_metric_totals_restore(cg_metric_totals *totals, const cg_metric_totals *saved) {
+    cg_tensor *kept = totals->sums;
+    if (kept) {
+        double sums[SUMS] = {[SUM_LOSS] = saved->loss_sum, [SUM_BATCH_LOSS] = saved->batch_loss};
+        for (int kind = 0; kind < CG_METRIC_KIND_COUNT; kind++)
+            sums[SUM_METRICS + kind] = saved->metric_sums[kind];
+        cg_scope_begin();
+        cg_tensor *values =
+            cg_to_device(cg_from_array(sums, CG_SHAPE(SUMS), CG_FLOAT64), cg_tensor_device(kept));
+        const int status = values ? cg_copy_(kept, values) : -1;
+        cg_scope_end();
+        if (status != 0) return -1;
+    }
+    *totals = *saved;
+    totals->sums = kept;
     return 0;
 }
 

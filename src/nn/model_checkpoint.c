@@ -1,5 +1,6 @@
 /* Best-model checkpoint: saves the model whenever the monitored quantity improves, so the file
- * always holds the best epoch so far. */
+ * always holds the best epoch so far. cg_model_save writes atomically, so a crash leaves the
+ * previous best file whole. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,19 @@ static int on_epoch_end(cg_train_state *state, void *userdata) {
     model_checkpoint *checkpoint = userdata;
     double value;
     if (cg_monitor_read(&checkpoint->monitor, "cg_model_checkpoint", state, &value) != 0) return -1;
+    /* Every rank follows the monitor (the same on all), rank 0 writes the file. */
     if (!cg_monitor_improved(&checkpoint->monitor, value, state->epoch)) return 0;
-    return cg_model_save(state->model, checkpoint->path);
+    return cg_distributed_rank() == 0 ? cg_model_save(state->model, checkpoint->path) : 0;
+}
+
+static int save_state(void *userdata, char *buffer, size_t size) {
+    const model_checkpoint *checkpoint = userdata;
+    return cg_monitor_save(&checkpoint->monitor, "", buffer, size);
+}
+
+static int load_state(void *userdata, const char *text) {
+    model_checkpoint *checkpoint = userdata;
+    return cg_monitor_load(&checkpoint->monitor, "cg_model_checkpoint", text, NULL, 0);
 }
 
 static void destroy(void *userdata) {
@@ -49,7 +61,10 @@ cg_callback *cg_model_checkpoint(const char *path, const char *monitor, cg_monit
         destroy(checkpoint);
         return NULL;
     }
-    const cg_callback_hooks hooks = {
-        .on_train_begin = on_train_begin, .on_epoch_end = on_epoch_end, .destroy = destroy};
+    const cg_callback_hooks hooks = {.on_train_begin = on_train_begin,
+                                     .on_epoch_end = on_epoch_end,
+                                     .destroy = destroy,
+                                     .save_state = save_state,
+                                     .load_state = load_state};
     return cg_callback_new(&hooks, checkpoint);
 }

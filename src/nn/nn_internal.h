@@ -63,6 +63,21 @@ int cg_model_place_tensors(cg_model *model);
 /* Moves the optimizer's per-parameter state to device (nn/optimizer.c). 0 or -1. */
 int cg_optimizer_move_state(cg_optimizer *optimizer, cg_device device);
 
+/* The optimizer's per-parameter state, for training checkpoints (nn/optimizer.c): the number of
+ * positions (-1 before the first step), the slots its kind uses and their PyTorch names
+ * ("exp_avg"), and each position's slot tensor (borrowed; NULL until its first gradient) and
+ * step count. */
+int cg_optimizer_state_positions(const cg_optimizer *optimizer);
+int cg_optimizer_state_slots(const cg_optimizer *optimizer);
+const char *cg_optimizer_state_slot_name(const cg_optimizer *optimizer, int slot);
+cg_tensor *cg_optimizer_state_tensor(const cg_optimizer *optimizer, int position, int slot);
+int64_t cg_optimizer_state_steps(const cg_optimizer *optimizer, int position);
+/* Replaces the whole state: positions (-1: none yet), tensors[position * 2 + slot] (NULL or taken
+ * over, on the parameters' device) and steps[position]. The caller has checked them against the
+ * parameters. 0, or -1 with an error (then nothing changed and the tensors stay the caller's). */
+int cg_optimizer_restore_state(cg_optimizer *optimizer, int positions, cg_tensor *const *tensors,
+                               const int64_t *steps);
+
 /* The spec line of one layer ("dense 16 relu"), written into buffer. 0 or -1. */
 int cg_layer_spec_line(const cg_layer *layer, char *buffer, size_t size);
 

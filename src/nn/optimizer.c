@@ -381,3 +381,58 @@ int cg_optimizer_step(cg_optimizer *optimizer, cg_tensor *const *params, int cou
             return -1;
     return 0;
 }
+
+/* ----- state for checkpoints ----- */
+
+/* PyTorch's state_dict names of each kind's slots, in slot order. */
+static const char *const slot_names[CG_OPTIMIZER_COUNT][STATE_SLOTS] = {
+    [CG_OPTIMIZER_SGD] = {"momentum_buffer", NULL},
+    [CG_OPTIMIZER_ADAM] = {"exp_avg", "exp_avg_sq"},
+    [CG_OPTIMIZER_ADAMW] = {"exp_avg", "exp_avg_sq"},
+    [CG_OPTIMIZER_RMSPROP] = {"square_avg", "momentum_buffer"},
+};
+
+int cg_optimizer_state_positions(const cg_optimizer *optimizer) {
+    return optimizer->parameter_count;
+}
+
+int cg_optimizer_state_slots(const cg_optimizer *optimizer) { return state_slots_used(optimizer); }
+
+const char *cg_optimizer_state_slot_name(const cg_optimizer *optimizer, int slot) {
+    return slot_names[optimizer->kind][slot];
+}
+
+cg_tensor *cg_optimizer_state_tensor(const cg_optimizer *optimizer, int position, int slot) {
+    return optimizer->parameters[position].state[slot];
+}
+
+int64_t cg_optimizer_state_steps(const cg_optimizer *optimizer, int position) {
+    return optimizer->parameters[position].steps;
+}
+
+int cg_optimizer_restore_state(cg_optimizer *optimizer, int positions, cg_tensor *const *tensors,
+                               const int64_t *steps) {
+    parameter_state *restored = NULL;
+    if (positions >= 0) {
+        restored = calloc((size_t)(positions > 0 ? positions : 1), sizeof *restored);
+        if (!restored) {
+            cg_error_set("%s: out of memory restoring the state", optimizer_names[optimizer->kind]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < positions; i++) {
+        restored[i].steps = steps[i];
+        for (int s = 0; s < STATE_SLOTS; s++) {
+            cg_tensor *tensor = tensors[(size_t)i * STATE_SLOTS + s];
+            if (tensor) cg_tensor_unscope(tensor);
+            restored[i].state[s] = tensor;
+        }
+    }
+    for (int i = 0; i < optimizer->parameter_count; i++)
+        for (int s = 0; s < STATE_SLOTS; s++)
+            cg_release(optimizer->parameters[i].state[s]);
+    free(optimizer->parameters);
+    optimizer->parameters = restored;
+    optimizer->parameter_count = positions;
+    return 0;
+}

@@ -24,6 +24,7 @@ typedef struct {
     bool bar;
     double epoch_start, last_draw;
     int drawn_length; /* of the bar on screen, to blank what a shorter line leaves */
+    int due_batch;    /* the batch whose end redraws the bar, or -1 */
 } progress_display;
 
 static double now_seconds(void) {
@@ -88,14 +89,25 @@ static int on_epoch_begin(cg_train_state *state, void *userdata) {
     display->epoch_start = now_seconds();
     display->last_draw = -INFINITY;
     display->drawn_length = 0;
+    display->due_batch = -1;
     return 0;
+}
+
+/* The bar is redrawn, and the running values read for it, at most every REDRAW_INTERVAL_SECONDS;
+ * the epoch's last batch leaves the drawing to the epoch end. */
+static bool wants_batch_values(const cg_train_state *state, void *userdata) {
+    progress_display *display = userdata;
+    const bool due = now_seconds() - display->last_draw >= REDRAW_INTERVAL_SECONDS &&
+                     state->batch + 1 < state->batches;
+    display->due_batch = due ? state->batch : -1;
+    return due;
 }
 
 static int on_batch_end(cg_train_state *state, void *userdata) {
     progress_display *display = userdata;
+    if (display->due_batch != state->batch) return 0;
     const double now = now_seconds();
     const int done = state->batch + 1;
-    if (now - display->last_draw < REDRAW_INTERVAL_SECONDS || done == state->batches) return 0;
     display->last_draw = now;
     const int remaining = (int)((now - display->epoch_start) / done * (state->batches - done));
     char line[PROGRESS_LINE_SIZE] = "";
@@ -143,6 +155,7 @@ cg_callback *cg_progress_bar(FILE *out, cg_verbosity verbose) {
     display->bar = verbose == CG_VERBOSE_BAR || (verbose == CG_VERBOSE_AUTO && isatty(fileno(out)));
     const cg_callback_hooks hooks = {.on_epoch_begin = on_epoch_begin,
                                      .on_batch_end = display->bar ? on_batch_end : NULL,
+                                     .wants_batch_values = wants_batch_values,
                                      .on_epoch_end = on_epoch_end,
                                      .destroy = free};
     return cg_callback_new(&hooks, display);

@@ -187,3 +187,30 @@ for name, arguments in {
     "stray": ["--data", "x", "extra"],
 }.items():
     write("cli_args", name, "\0".join(arguments))
+
+# ----- model files and training checkpoints, written by the built tool (CGRAD names it; the
+# model seeds are skipped without it): python3 tests/fuzz/make_seeds.py with CGRAD=build/cgrad
+
+import os
+import subprocess
+import tempfile
+
+TOOL = os.environ.get("CGRAD")
+if TOOL:
+    MODELS = ROOT / "examples" / "models"
+    with tempfile.TemporaryDirectory() as scratch:
+        def train(name, spec, *flags, output="--save"):
+            path = pathlib.Path(scratch) / name
+            subprocess.run([TOOL, "train", "--model", str(MODELS / spec), "--data",
+                            str(ROOT / "data" / "iris.csv"), "--quiet", "--threads", "1",
+                            *flags, output, str(path)], check=True, stdout=subprocess.DEVNULL)
+            write("model", name, path.read_bytes())
+
+        train("iris-single-layer", "iris_single_layer.cfg", "--epochs", "1")
+        train("iris-mlp-sgd", "iris_mlp.cfg", "--epochs", "1", "--optimizer", "sgd",
+              "--momentum", "0.9")
+        train("checkpoint-adam", "iris_single_layer.cfg", "--epochs", "2", "--checkpoint-every",
+              "2", output="--checkpoint")
+        train("checkpoint-rmsprop-early-stopping", "iris_single_layer.cfg", "--epochs", "1",
+              "--optimizer", "rmsprop", "--momentum", "0.5", "--early-stopping", "2",
+              output="--checkpoint")

@@ -12,7 +12,7 @@ seeds=$(cd "$(dirname "$0")" && pwd)/corpus
 # rows, a safetensors header with several tensors, a spec of a dozen layers) while keeping runs
 # fast; -malloc_limit_mb makes any single allocation of more than 64 MiB, far beyond what inputs
 # this small justify, a failure.
-targets=(csv:4096 safetensors:8192 json:4096 spec:256 idx:4096 cli_args:512)
+targets=(csv:4096 safetensors:8192 json:4096 spec:256 idx:4096 model:8192 cli_args:512)
 mkdir -p "$build/fuzz/crashes" "$build/fuzz/logs"
 for entry in "${targets[@]}"; do
     target=${entry%%:*}

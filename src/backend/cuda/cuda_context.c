@@ -151,7 +151,8 @@ int cg_cuda_synchronize(cg_cuda_device *device) {
     if (!fault[0]) return 0;
     cg_error_set(
         "cuda:%d: index %lld is out of range for a dimension of size %lld (met by a gather "
-        "or scatter_add queued before this point)",
+        "or scatter_add queued before this point, such as a class label of cross_entropy or "
+        "one_hot)",
         device->index, (long long)fault[1], (long long)fault[2]);
     fault[0] = 0;
     return -1;

@@ -1,8 +1,10 @@
-/* Convolution by im2col and cuBLAS, and max pooling. The samples of a group are unfolded into
- * one scratch matrix with a row per tap (channel, kernel row, kernel column) and a column per
- * output position, and the products run as one batched (or wide) gemm per group; groups hold as
- * many samples as keep the scratch within GROUP_ELEMENTS, so it does not grow with the batch.
- *   forward:         out_n = weight (F x taps) cols_n, then the bias is added
+/* Convolution through cuDNN where the build has it and cuDNN takes the convolution (float32,
+ * padding it can express: cuda_cudnn.c), otherwise by im2col and cuBLAS; and max pooling. For
+ * im2col, the samples of a group are unfolded into one scratch matrix with a row per tap
+ * (channel, kernel row, kernel column) and a column per output position, and the products run as
+ * one batched (or wide) gemm per group; groups hold as many samples as keep the scratch within
+ * GROUP_ELEMENTS, so it does not grow with the batch. The bias is added by a kernel either way.
+ *   forward:         out_n = weight (F x taps) cols_n
  *   backward input:  cols_n = weight^T grad_out_n, folded back onto the images (col2im)
  *   backward weight: grad_weight += grad_out' cols'^T over the group's columns side by side
  * Max pooling runs a thread per output with the CPU's window walk. */
@@ -100,9 +102,10 @@ struct scratch_block {
     ~scratch_block() { cg_cuda_free(device, data, bytes); }
 };
 
+/* out = the convolution of x with weight, without the bias. */
 template <typename T>
 static int conv_forward(cg_cuda_device *device, const cg_tensor *x, const cg_tensor *weight,
-                        const cg_tensor *bias, const cg_window2d *w, cg_tensor *out) {
+                        const cg_window2d *w, cg_tensor *out) {
     const int64_t filters = weight->shape[0], k = taps(w), p = positions(w);
     const int64_t capacity = group_capacity(w, filters);
     scratch_block cols(device, x->dtype, k * p * capacity);
@@ -129,11 +132,7 @@ static int conv_forward(cg_cuda_device *device, const cg_tensor *x, const cg_ten
         if (cg_cuda_launched("cuda im2col") != 0 || cg_cuda_gemm(device, x->dtype, &product) != 0)
             return -1;
     }
-    const int64_t n = cg_numel(out);
-    if (!bias || n == 0) return 0;
-    add_bias_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
-        n, filters, p, (const T *)cg_tensor_data(bias), outs);
-    return cg_cuda_launched("cuda conv2d bias");
+    return 0;
 }
 
 template <typename T>
@@ -208,14 +207,35 @@ static int conv_backward_weight(cg_cuda_device *device, const cg_tensor *grad_ou
     return 0;
 }
 
+/* The pass through cuDNN when this build has it; CG_CUDNN_NOT_USED when it does not or cuDNN does
+ * not take the convolution. */
+static int through_cudnn(cg_cuda_device *device, cg_cudnn_pass pass, const cg_window2d *window,
+                         int64_t filters, const cg_tensor *first, const cg_tensor *second,
+                         cg_tensor *result) {
+#ifdef CG_HAVE_CUDNN
+    return cg_cudnn_conv2d(device, pass, result->dtype, window, filters, cg_tensor_data(first),
+                           cg_tensor_data(second), cg_tensor_data(result));
+#else
+    (void)device, (void)pass, (void)window, (void)filters, (void)first, (void)second, (void)result;
+    return CG_CUDNN_NOT_USED;
+#endif
+}
+
 extern "C" int cg_cuda_conv2d_forward(const cg_tensor *x, const cg_tensor *weight,
                                       const cg_tensor *bias, const cg_window2d *window,
                                       cg_tensor *out) {
     cg_cuda_device *device = cg_cuda_device_of(out);
     if (!device) return -1;
-    int status = 0;
+    const int64_t filters = weight->shape[0], n = cg_numel(out);
+    int status = through_cudnn(device, CG_CUDNN_FORWARD, window, filters, x, weight, out);
     cg_cuda_float_dispatch(x->dtype, [&](auto type) {
-        status = conv_forward<CG_CUDA_TYPE_OF(type)>(device, x, weight, bias, window, out);
+        using T = CG_CUDA_TYPE_OF(type);
+        if (status == CG_CUDNN_NOT_USED) status = conv_forward<T>(device, x, weight, window, out);
+        if (status != 0 || !bias || n == 0) return;
+        add_bias_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
+            n, filters, positions(window), (const T *)cg_tensor_data(bias),
+            (T *)cg_tensor_data(out));
+        status = cg_cuda_launched("cuda conv2d bias");
     });
     return status;
 }
@@ -224,7 +244,9 @@ extern "C" int cg_cuda_conv2d_backward_input(const cg_tensor *grad_out, const cg
                                              const cg_window2d *window, cg_tensor *grad_x) {
     cg_cuda_device *device = cg_cuda_device_of(grad_x);
     if (!device) return -1;
-    int status = 0;
+    int status = through_cudnn(device, CG_CUDNN_BACKWARD_INPUT, window, weight->shape[0], weight,
+                               grad_out, grad_x);
+    if (status != CG_CUDNN_NOT_USED) return status;
     cg_cuda_float_dispatch(grad_x->dtype, [&](auto type) {
         status =
             conv_backward_input<CG_CUDA_TYPE_OF(type)>(device, grad_out, weight, window, grad_x);
@@ -236,7 +258,9 @@ extern "C" int cg_cuda_conv2d_backward_weight(const cg_tensor *grad_out, const c
                                               const cg_window2d *window, cg_tensor *grad_weight) {
     cg_cuda_device *device = cg_cuda_device_of(grad_weight);
     if (!device) return -1;
-    int status = 0;
+    int status = through_cudnn(device, CG_CUDNN_BACKWARD_WEIGHT, window, grad_weight->shape[0], x,
+                               grad_out, grad_weight);
+    if (status != CG_CUDNN_NOT_USED) return status;
     cg_cuda_float_dispatch(x->dtype, [&](auto type) {
         status =
             conv_backward_weight<CG_CUDA_TYPE_OF(type)>(device, grad_out, x, window, grad_weight);

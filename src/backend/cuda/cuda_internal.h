@@ -119,6 +119,25 @@ typedef struct {
 
 int cg_cuda_gemm(cg_cuda_device *device, cg_dtype dtype, const cg_cuda_gemm_args *args);
 
+/* ----- convolution through cuDNN (cuda_cudnn.c, in builds with CG_HAVE_CUDNN) ----- */
+
+typedef enum { CG_CUDNN_FORWARD, CG_CUDNN_BACKWARD_INPUT, CG_CUDNN_BACKWARD_WEIGHT } cg_cudnn_pass;
+
+enum { CG_CUDNN_NOT_USED = 1 };
+
+/* Queues one pass of the convolution of window with filters filters through cuDNN, its result
+ * overwritten (all operands contiguous):
+ *   forward:         result out from first x and second weight (no bias)
+ *   backward input:  result grad_x from first weight and second grad_out
+ *   backward weight: result grad_weight from first x and second grad_out
+ * 0; -1 with an error; or CG_CUDNN_NOT_USED, with nothing done, for a convolution that cuDNN
+ * does not run here (float64, padding it cannot express), which the im2col path runs. */
+#ifdef CG_HAVE_CUDNN
+int cg_cudnn_conv2d(cg_cuda_device *device, cg_cudnn_pass pass, cg_dtype dtype,
+                    const cg_window2d *window, int64_t filters, const void *first,
+                    const void *second, void *result);
+#endif
+
 /* ----- the table's kernels ----- */
 
 int cg_cuda_copy(cg_tensor *dst, const cg_tensor *src);

@@ -1,0 +1,209 @@
+/* Data-parallel fit: the ranks start from rank 0's weights, each trains on its shard of every
+ * global batch, and after each backward pass one all-reduce carries the gradients with a header
+ * of per-rank failure flags; batch and epoch ends agree on failures and stop requests the same
+ * way. The gradients are reduced after the backward pass, not while it runs: the autograd engine
+ * has no hook for a leaf's final gradient. cg_distributed_all_reduce packs the messages into a
+ * few large buckets. */
+#include "nn/fit_distributed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "io/loader.h"
+
+enum { MESSAGE_BYTES = 512 };
+
+bool cg_fit_parallel(void) { return cg_distributed_world_size() > 1; }
+
+cg_batch_source *cg_fit_shard(cg_batch_source *source) {
+    return cg_batch_source_shard(source, cg_distributed_rank(), cg_distributed_world_size());
+}
+
+/* After a reduced header whose first world-size values are the ranks' failure flags: 0 when
+ * none failed; otherwise -1 with an error naming op, the first failed rank and its message,
+ * which that rank sends to the others. */
+static int settle(const char *op, const double *flags) {
+    const int world = cg_distributed_world_size();
+    int failed = -1;
+    for (int rank = 0; rank < world && failed < 0; rank++)
+        if (flags[rank] != 0) failed = rank;
+    if (failed < 0) return 0;
+    cg_scope_begin();
+    cg_tensor *message = cg_zeros(CG_SHAPE(MESSAGE_BYTES), CG_UINT8);
+    if (message && cg_distributed_rank() == failed)
+        snprintf(cg_tensor_data(message), MESSAGE_BYTES, "%s", cg_last_error());
+    char text[MESSAGE_BYTES] = "its message was lost";
+    if (message && cg_distributed_broadcast(&message, 1, failed) == 0)
+        memcpy(text, cg_tensor_data(message), MESSAGE_BYTES - 1);
+    text[MESSAGE_BYTES - 1] = '\0';
+    cg_scope_end();
+    cg_error_set("%s: rank %d of %d failed: %s", op, failed, world, text);
+    return -1;
+}
+
+/* Sums a header of this rank's failure flag (at its rank) and extra values over the ranks, in
+ * the same all-reduce as tensors (which are summed too); extra comes back summed. 0, or -1 with
+ * an error on every rank when one failed. */
+static int agree(const char *op, int status, double *extra, int extra_count,
+                 cg_tensor *const *tensors, int count) {
+    const int world = cg_distributed_world_size();
+    cg_scope_begin();
+    cg_tensor *header = cg_zeros(CG_SHAPE(world + extra_count), CG_FLOAT64);
+    cg_tensor **list = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
+    int result = -1;
+    if (header && list) {
+        double *values = cg_tensor_data(header);
+        values[cg_distributed_rank()] = status != 0;
+        if (extra_count > 0) memcpy(values + world, extra, sizeof(double) * (size_t)extra_count);
+        list[0] = header;
+        if (count > 0) memcpy(list + 1, tensors, sizeof(cg_tensor *) * (size_t)count);
+        if (cg_distributed_all_reduce(list, count + 1, CG_ALL_REDUCE_SUM) == 0) {
+            if (extra_count > 0)
+                memcpy(extra, values + world, sizeof(double) * (size_t)extra_count);
+            result = settle(op, values);
+        }
+    } else if (!list) {
+        cg_error_set("%s: out of memory for the all-reduce of %d tensors", op, count + 1);
+    }
+    free(list);
+    cg_scope_end();
+    return result;
+}
+
+typedef struct {
+    cg_tensor **items;
+    int count;
+} tensor_list;
+
+static int collect_tensor(const char *name, cg_tensor *tensor, bool trainable, void *userdata) {
+    (void)name;
+    (void)trainable;
+    tensor_list *list = userdata;
+    list->items[list->count++] = tensor;
+    return 0;
+}
+
+static int collect_float_buffer(const char *name, cg_tensor *tensor, bool trainable,
+                                void *userdata) {
+    const cg_dtype dtype = tensor->dtype;
+    return trainable || (dtype != CG_FLOAT32 && dtype != CG_FLOAT64)
+               ? 0
+               : collect_tensor(name, tensor, trainable, userdata);
+}
+
+/* The model's tensors that select picks, into *list (the caller frees items). 0 or -1. */
+static int model_tensors(const char *op, const cg_model *model, cg_model_tensor_visitor select,
+                         tensor_list *list) {
+    int total = 0;
+    for (int i = 0; i < model->layer_count; i++)
+        total += model->layers[i]->tensor_count;
+    *list = (tensor_list){malloc(sizeof(cg_tensor *) * (size_t)(total + 1)), 0};
+    if (!list->items) {
+        cg_error_set("%s: out of memory for the list of %d model tensors", op, total);
+        return -1;
+    }
+    return cg_model_visit_tensors(model, select, list);
+}
+
+int cg_fit_parallel_begin(const char *op, cg_model *model, int status) {
+    if (!cg_fit_parallel()) return status;
+    if (agree(op, status, NULL, 0, NULL, 0) != 0) return -1;
+    tensor_list list;
+    status = model_tensors(op, model, collect_tensor, &list);
+    if (status == 0) status = cg_distributed_broadcast(list.items, list.count, 0);
+    free(list.items);
+    return status;
+}
+
+/* Parameter p's gradient times weight, in place; a zero gradient when p has none (an empty
+ * shard, or a rank that failed), so that every rank passes the same list to the all-reduce. */
+static cg_tensor *weighted_grad(cg_tensor *p, double weight) {
+    if (!p->grad) {
+        cg_tensor *zeros = cg_zeros_on(cg_tensor_shape(p), p->dtype, cg_tensor_device(p));
+        if (zeros) cg_tensor_unscope(zeros);
+        return p->grad = zeros;
+    }
+    if (weight == 1) return p->grad;
+    cg_scope_begin();
+    const int status = cg_copy_(p->grad, cg_mul_scalar(p->grad, weight));
+    cg_scope_end();
+    return status == 0 ? p->grad : NULL;
+}
+
+int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source *train, int batch,
+                         int status, const cg_tensor *loss) {
+    if (!cg_fit_parallel()) return status;
+    const int world = train->shard_count, rank = train->shard_rank;
+    int64_t start;
+    const int64_t global_samples =
+        cg_shard_batch(train->samples, (int64_t)train->batch_size * world, 0, 1, batch, &start);
+    const int64_t samples =
+        cg_shard_batch(train->samples, train->batch_size, rank, world, batch, &start);
+    if (samples == 0) {
+        status = 0; /* an empty shard of the last global batch */
+    } else if (status == 0 && !loss) {
+        cg_error_set("%s: the training data ended before batch %d", op, batch + 1);
+        status = -1;
+    }
+    int count = 0;
+    cg_tensor *const *parameters = cg_model_parameters(model, &count);
+    cg_tensor **grads = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
+    if (!grads) {
+        cg_error_set("%s: out of memory for the list of %d gradients", op, count);
+        return -1;
+    }
+    /* Each rank's gradient is its shard's mean; the sum over the ranks of mean * samples /
+     * global_samples is the mean over the global batch, whatever the shards' sizes. */
+    const double weight = status == 0 ? (double)samples / (double)global_samples : 0;
+    for (int i = 0; i < count; i++)
+        if (!(grads[i] = weighted_grad(parameters[i], weight))) {
+            free(grads);
+            return -1;
+        }
+    status = agree(op, status, NULL, 0, grads, count);
+    free(grads);
+    return status;
+}
+
+int cg_fit_parallel_agree_stop(const char *op, int status, cg_train_state *state) {
+    if (!cg_fit_parallel()) return status;
+    double stops = state->stop_training;
+    if (agree(op, status, &stops, 1, NULL, 0) != 0) return -1;
+    if (stops > 0 && !state->stop_training) {
+        state->stop_training = true;
+        snprintf(state->stop_reason, sizeof state->stop_reason,
+                 "a callback on another rank stopped training at epoch %d", state->epoch + 1);
+    }
+    return 0;
+}
+
+int cg_fit_parallel_totals(const char *op, int status, cg_metric_totals *totals) {
+    if (!cg_fit_parallel()) return status;
+    double sums[2 + 2 * CG_METRIC_KIND_COUNT] = {(double)totals->samples, totals->loss_sum};
+    for (int kind = 0; kind < CG_METRIC_KIND_COUNT; kind++) {
+        sums[2 + kind] = totals->metric_sums[kind];
+        sums[2 + CG_METRIC_KIND_COUNT + kind] = (double)totals->metric_counts[kind];
+    }
+    const int count = (int)(sizeof sums / sizeof sums[0]);
+    if (agree(op, status, sums, count, NULL, 0) != 0) return -1;
+    /* Counts below 2^53 pass through doubles exactly. */
+    totals->samples = (int64_t)sums[0];
+    totals->loss_sum = sums[1];
+    for (int kind = 0; kind < CG_METRIC_KIND_COUNT; kind++) {
+        totals->metric_sums[kind] = sums[2 + kind];
+        totals->metric_counts[kind] = (int64_t)sums[2 + CG_METRIC_KIND_COUNT + kind];
+    }
+    return 0;
+}
+
+int cg_fit_parallel_average_buffers(const char *op, cg_model *model) {
+    if (!cg_fit_parallel()) return 0;
+    tensor_list list;
+    int status = model_tensors(op, model, collect_float_buffer, &list);
+    if (status == 0) status = cg_distributed_all_reduce(list.items, list.count, CG_ALL_REDUCE_MEAN);
+    free(list.items);
+    return status;
+}
