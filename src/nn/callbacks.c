@@ -162,9 +162,11 @@ bool cg_monitor_improved(cg_monitor *monitor, double value, int epoch) {
     return improved;
 }
 
-int cg_monitor_save(const cg_monitor *monitor, const char *extra, char *buffer, size_t size) {
-    const int length = snprintf(buffer, size, "%.17g %d%s%s", monitor->best, monitor->best_epoch,
-                                *extra ? " " : "", extra);
+int cg_monitor_save(const cg_monitor *monitor, const int *extra, int extra_count, char *buffer,
+                    size_t size) {
+    int length = snprintf(buffer, size, "%.17g %d", monitor->best, monitor->best_epoch);
+    for (int i = 0; i < extra_count && length >= 0 && (size_t)length < size; i++)
+        length += snprintf(buffer + length, size - (size_t)length, " %d", extra[i]);
     if (length >= 0 && (size_t)length < size) return 0;
     cg_error_set("monitor state: %d bytes do not fit in %zu", length, size);
     return -1;

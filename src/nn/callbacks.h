@@ -55,10 +55,11 @@ int cg_monitor_read(const cg_monitor *monitor, const char *op, const cg_train_st
 /* Whether value beats the best by more than min_delta; if so it becomes the best. NaN never
  * improves. */
 bool cg_monitor_improved(cg_monitor *monitor, double value, int epoch);
-/* The best value and epoch as text ("0.25 3") with extra appended (the owner's counters, may be
- * ""), and back: the text must hold the two values followed by extra_count integers, stored into
- * extra. 0, or -1 with an error naming op. */
-int cg_monitor_save(const cg_monitor *monitor, const char *extra, char *buffer, size_t size);
+/* The best value and epoch as text ("0.25 3") followed by the owner's extra_count counters, and
+ * back: the text must hold the two values followed by extra_count integers, stored into extra.
+ * 0, or -1 with an error (naming op when loading). */
+int cg_monitor_save(const cg_monitor *monitor, const int *extra, int extra_count, char *buffer,
+                    size_t size);
 int cg_monitor_load(cg_monitor *monitor, const char *op, const char *text, int *extra,
                     int extra_count);
 

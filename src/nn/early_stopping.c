@@ -104,9 +104,8 @@ static int on_train_end(cg_train_state *state, void *userdata) {
 /* A checkpoint keeps the monitor and the patience count, not the copies of the best weights. */
 static int save_state(void *userdata, char *buffer, size_t size) {
     const early_stopping *stopping = userdata;
-    char counter[16];
-    snprintf(counter, sizeof counter, "%d", stopping->epochs_without_improvement);
-    return cg_monitor_save(&stopping->monitor, counter, buffer, size);
+    return cg_monitor_save(&stopping->monitor, &stopping->epochs_without_improvement, 1, buffer,
+                           size);
 }
 
 static int load_state(void *userdata, const char *text) {

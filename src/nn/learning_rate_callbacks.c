@@ -41,9 +41,8 @@ static int reduce_on_epoch_end(cg_train_state *state, void *userdata) {
 
 static int reduce_save_state(void *userdata, char *buffer, size_t size) {
     const plateau_reduction *reduction = userdata;
-    char counter[16];
-    snprintf(counter, sizeof counter, "%d", reduction->epochs_without_improvement);
-    return cg_monitor_save(&reduction->monitor, counter, buffer, size);
+    return cg_monitor_save(&reduction->monitor, &reduction->epochs_without_improvement, 1, buffer,
+                           size);
 }
 
 static int reduce_load_state(void *userdata, const char *text) {

@@ -30,7 +30,7 @@ static int on_epoch_end(cg_train_state *state, void *userdata) {
 
 static int save_state(void *userdata, char *buffer, size_t size) {
     const model_checkpoint *checkpoint = userdata;
-    return cg_monitor_save(&checkpoint->monitor, "", buffer, size);
+    return cg_monitor_save(&checkpoint->monitor, NULL, 0, buffer, size);
 }
 
 static int load_state(void *userdata, const char *text) {
