@@ -2,6 +2,7 @@
  * forward values and gradients against PyTorch (tests/fixtures/conv.txt, written by
  * tests/fixtures/make_conv_fixtures.py) in float64 and float32, with the BLAS and the built-in
  * matrix product; output shapes, "same" padding and errors. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,77 @@ TEST(conv2d_of_a_large_batch_matches_each_sample_alone) {
     CHECK_TENSOR_CLOSE(cg_grad(x), batch_grads[0], 1e-12, 0);
     CHECK_TENSOR_CLOSE(cg_grad(weight), batch_grads[1], 1e-10, 0);
     CHECK_TENSOR_CLOSE(cg_grad(bias), batch_grads[2], 1e-10, 0);
+    cg_scope_end();
+}
+
+/* The weight gradient of one batch computed on 1, 2 and 3 threads (the batch then split in
+ * chunks whose shares are summed in chunk order): each run on a thread count repeats itself bit for
+ * bit, and the counts agree within float32 rounding. */
+TEST(conv2d_gradients_are_reproducible_on_any_thread_count) {
+    cg_scope_begin();
+    const int saved = cg_get_num_threads();
+    cg_tensor *x = cg_set_requires_grad(cg_randn(CG_SHAPE(13, 8, 20, 20), CG_FLOAT32), true);
+    cg_tensor *weight = cg_set_requires_grad(cg_randn(CG_SHAPE(16, 8, 3, 3), CG_FLOAT32), true);
+    cg_tensor *g = cg_randn(CG_SHAPE(13, 16, 18, 18), CG_FLOAT32);
+    cg_tensor *grads[3][2] = {{NULL}};
+    bool repeated = true;
+    for (int threads = 1; threads <= 3; threads++) {
+        CHECK(cg_set_num_threads(threads) == 0);
+        for (int run = 0; run < 2; run++) {
+            cg_zero_grad(x);
+            cg_zero_grad(weight);
+            if (cg_backward_with(cg_conv2d(x, weight, NULL, NULL), g) != 0) repeated = false;
+            cg_tensor *weight_grad = cg_clone(cg_grad(weight)), *x_grad = cg_clone(cg_grad(x));
+            if (run == 0) {
+                grads[threads - 1][0] = weight_grad;
+                grads[threads - 1][1] = x_grad;
+            } else {
+                repeated = repeated && test_tensor_close(weight_grad, grads[threads - 1][0], 0, 0,
+                                                         __FILE__, __LINE__);
+                repeated = repeated && test_tensor_close(x_grad, grads[threads - 1][1], 0, 0,
+                                                         __FILE__, __LINE__);
+            }
+        }
+    }
+    cg_set_num_threads(saved);
+    CHECK(repeated);
+    for (int threads = 2; threads <= 3; threads++) {
+        CHECK_TENSOR_CLOSE(grads[threads - 1][0], grads[0][0], 1e-3, 1e-5);
+        CHECK_TENSOR_CLOSE(grads[threads - 1][1], grads[0][1], 0, 0);
+    }
+    cg_scope_end();
+}
+
+/* A NaN wins its pooling window, as in PyTorch, wherever it lies in the window (here the last tap
+ * of the first window and the first tap of the last one), and the window's gradient goes to it. */
+TEST(max_pool2d_lets_a_nan_win_its_window) {
+    cg_scope_begin();
+    float values[16];
+    for (int i = 0; i < 16; i++)
+        values[i] = (float)((i * 7) % 16);
+    values[5] = values[10] = NAN;
+    cg_tensor *x =
+        cg_set_requires_grad(cg_from_array(values, CG_SHAPE(1, 1, 4, 4), CG_FLOAT32), true);
+    cg_tensor *out = cg_max_pool2d(x, 2, 2, 2, 2);
+    CHECK(out && cg_backward_with(out, cg_ones_like(out)) == 0);
+    float pooled[4], grad[16];
+    CHECK(cg_copy_to_array(out, pooled, sizeof pooled) == 0);
+    CHECK(cg_copy_to_array(cg_grad(x), grad, sizeof grad) == 0);
+    /* The two windows without a NaN: (0, 1) holds taps 2, 3, 6, 7 and (1, 0) taps 8, 9, 12, 13. */
+    const int plain[2][4] = {{2, 3, 6, 7}, {8, 9, 12, 13}};
+    CHECK(isnan(pooled[0]) && isnan(pooled[3]));
+    CHECK(grad[5] == 1 && grad[10] == 1);
+    for (int window = 0; window < 2; window++) {
+        int largest = plain[window][0];
+        for (int t = 1; t < 4; t++)
+            if (values[plain[window][t]] > values[largest]) largest = plain[window][t];
+        CHECK(pooled[1 + window] == values[largest]);
+        CHECK(grad[largest] == 1);
+    }
+    float total = 0;
+    for (int i = 0; i < 16; i++)
+        total += grad[i];
+    CHECK(total == 4);
     cg_scope_end();
 }
 

@@ -159,6 +159,20 @@ static cg_window2d saved_conv_window(const cg_node *node) {
     };
 }
 
+/* The bias gradient: grad_out summed over samples and positions. The sum over positions is a
+ * product with a vector of ones, so that it runs on the gemm's vector kernels rather than as a
+ * chain of additions per (sample, filter). */
+static cg_tensor *bias_gradient(const cg_tensor *grad_out) {
+    const int64_t samples = grad_out->shape[0], filters = grad_out->shape[1];
+    const int64_t positions = grad_out->shape[2] * grad_out->shape[3];
+    cg_tensor *ones =
+        cg_new_like_shape(grad_out, 2, (const int64_t[]){positions, 1}, grad_out->dtype);
+    if (!ones || cg_tensor_backend(grad_out)->fill(ones, 1.0) != 0) return NULL;
+    cg_tensor *per_sample =
+        cg_matmul(cg_reshape(grad_out, CG_SHAPE(samples * filters, positions)), ones);
+    return cg_sum(cg_reshape(per_sample, CG_SHAPE(samples, filters)), CG_DIMS(0), false);
+}
+
 static int conv2d_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                            cg_tensor **grads) {
     (void)out;
@@ -177,7 +191,7 @@ static int conv2d_backward(const cg_node *node, const cg_tensor *out, const cg_t
         if (!grads[1] || backend->conv2d_backward_weight(grad_out, x, &w, grads[1]) != 0) return -1;
     }
     if (node->input_count == 3 && node->inputs[2]->requires_grad) {
-        grads[2] = cg_sum(grad_out, CG_DIMS(0, 2, 3), false);
+        grads[2] = bias_gradient(grad_out);
         if (!grads[2]) return -1;
     }
     return 0;

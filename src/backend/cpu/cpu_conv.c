@@ -1,22 +1,32 @@
-/* Convolution by im2col: the inputs of a group of samples are unfolded into one matrix with a row
- * per tap (channel, kernel row, kernel column) and a column per (sample, output position), so the
- * group's convolution is one gemm with the weight as an F x (C KH KW) matrix. The backward passes
- * are the transposed products, and col2im (the adjoint of the unfolding) folds the input gradient
- * back onto the images. A group holds as many samples as keep its matrices within GROUP_ELEMENTS:
- * the scratch memory (from the caching allocator) does not grow with the batch, while the products
- * stay wide enough for the BLAS to be efficient, also on late layers with few output positions.
- * Max pooling walks its windows directly. */
+/* Convolution by im2col, one sample at a time: a sample's input is unfolded into a matrix with a
+ * row per tap (channel, kernel row, kernel column) and a column per output position, so that its
+ * convolution is one gemm with the weight as an F x (C KH KW) matrix, written straight into the
+ * sample's (F, positions) slice of the NCHW output. The backward passes are the transposed
+ * products: the input gradient folds weight^T grad_out back onto the image (col2im, the adjoint
+ * of the unfolding), and the weight gradient sums grad_out cols^T over the samples.
+ *
+ * The batch is split into at most one chunk per thread (fewer when the work is small), each with
+ * its own scratch from the caching allocator, so the unfolded matrix of a sample stays in cache
+ * between the unfolding and the product. Inside a chunk the built-in gemm runs on the chunk's
+ * thread. Each chunk sums its own share of the weight gradient and the shares are added in chunk
+ * order, so the result depends on the thread count only, never on timing.
+ *
+ * Max pooling walks its windows directly, with the bounds checks confined to the windows at the
+ * edges, split across threads by planes. */
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
+#include "cgrad.h"
 #include "core/alloc.h"
+#include "core/thread_pool.h"
 
 /* The matrix product of the C type T, named as GEMM_##T inside the per-dtype macros. */
-#define GEMM_float cg_gemm_f32
-#define GEMM_double cg_gemm_f64
+#define GEMM_float cg_gemm_builtin_f32
+#define GEMM_double cg_gemm_builtin_f64
 
-enum { GROUP_ELEMENTS = 1 << 20 };
+/* The fewest multiply-adds (or compared elements) worth a chunk on a thread of its own. */
+enum { MIN_WORK_PER_CHUNK = 1 << 18 };
 
 /* The outputs [*first, *last) of a line of count outputs whose input index
  * output * stride + offset lies inside [0, size): the ones that read no padding. */
@@ -37,51 +47,45 @@ static int64_t positions(const cg_window2d *w) { return w->out_height * w->out_w
 
 static int64_t image_size(const cg_window2d *w) { return w->channels * w->height * w->width; }
 
-/* Samples [first, first + count); its matrices have columns = count * positions columns. */
+/* How many chunks items of work_per_item each are split into: one per thread at most, and no
+ * more than give each MIN_WORK_PER_CHUNK. */
+static int64_t chunk_count(int64_t items, int64_t work_per_item) {
+    const int64_t threads = cg_get_num_threads();
+    int64_t chunks = work_per_item > 0 ? items / (MIN_WORK_PER_CHUNK / work_per_item + 1) : 1;
+    if (chunks > threads) chunks = threads;
+    return chunks > 1 ? chunks : 1;
+}
+
+/* The items [*first, *last) of chunk of chunks, the items split as evenly as they go. */
+static void chunk_items(int64_t items, int64_t chunks, int64_t chunk, int64_t *first,
+                        int64_t *last) {
+    *first = items * chunk / chunks;
+    *last = items * (chunk + 1) / chunks;
+}
+
+/* One convolution pass over a batch: its operands (typed by the kernels; matrix is the one that
+ * multiplies the unfolded input: the weight, or grad_out for the weight gradient) and the chunks'
+ * scratch, stride elements apart. */
 typedef struct {
-    int64_t first, count, columns;
-} sample_group;
-
-/* The most samples a group holds: the batch split evenly into the fewest groups whose matrices
- * (the unfolded taps and an F-row product, each a column per sample position) stay within
- * GROUP_ELEMENTS; one sample per group when a single one exceeds it. */
-static int64_t group_capacity(const cg_window2d *w, int64_t filters) {
-    const int64_t total = w->batch * (taps(w) + filters) * positions(w);
-    int64_t groups = (total + GROUP_ELEMENTS - 1) / GROUP_ELEMENTS;
-    if (groups > w->batch) groups = w->batch;
-    return groups > 0 ? (w->batch + groups - 1) / groups : 1;
-}
-
-static sample_group group_at(const cg_window2d *w, int64_t first, int64_t capacity) {
-    const int64_t count = w->batch - first < capacity ? w->batch - first : capacity;
-    return (sample_group){first, count, count * positions(w)};
-}
-
-/* Scratch for a group's unfolded matrix (taps rows) and F-row product, plus extra elements;
- * NULL with an error when out of memory. */
-static void *group_scratch(const cg_window2d *w, cg_dtype dtype, int64_t filters, int64_t extra,
-                           size_t *bytes) {
-    const int64_t columns = group_capacity(w, filters) * positions(w);
-    const int64_t elements = (taps(w) + filters) * columns + extra;
-    *bytes = cg_dtype_size(dtype) * (size_t)(elements > 0 ? elements : 1);
-    return cg_alloc(*bytes);
-}
+    const cg_window2d *w;
+    int64_t filters, chunks, stride;
+    const void *input, *matrix, *bias;
+    void *output, *scratch;
+} conv_job;
 
 /* Per dtype T:
- * unfold moves one sample between its image (C x H x W) and its block of the group's unfolded
- * matrix (taps rows, positions columns, rows ld apart): with to_cols the taps are copied into the
- * matrix, padding as zeros (im2col); otherwise the block is added onto the image (col2im).
- * unfold_group does so for every sample of a group, zeroing the images first for col2im.
- * regroup moves a group's slice of an (N, F, positions) tensor to or from an F x columns matrix
- * (to_matrix), adding bias (when not NULL) on the way back. */
-#define DEFINE_GROUP_KERNELS(T)                                                                    \
-    static void unfold_##T(const cg_window2d *w, T *image, T *cols, int64_t ld, bool to_cols) {    \
+ * unfold moves one sample between its image (C x H x W) and its unfolded matrix (taps rows,
+ * positions columns): with to_cols the taps are copied into the matrix, padding as zeros
+ * (im2col); otherwise the matrix is added onto the image (col2im).
+ * forward_##T, backward_input_##T and backward_weight_##T run chunks [begin, end) of a conv_job. */
+#define DEFINE_CONV_KERNELS(T)                                                                     \
+    static void unfold_##T(const cg_window2d *w, T *image, T *cols, bool to_cols) {                \
         const int64_t out_h = w->out_height, out_w = w->out_width;                                 \
         const int64_t sh = w->stride_h, sw = w->stride_w;                                          \
         T *row = cols;                                                                             \
         for (int64_t c = 0; c < w->channels; c++)                                                  \
             for (int64_t kh = 0; kh < w->kernel_height; kh++)                                      \
-                for (int64_t kw = 0; kw < w->kernel_width; kw++, row += ld) {                      \
+                for (int64_t kw = 0; kw < w->kernel_width; kw++, row += out_h * out_w) {           \
                     const int64_t row_offset = kh * w->dilation_h - w->pad_top;                    \
                     const int64_t col_offset = kw * w->dilation_w - w->pad_left;                   \
                     int64_t oh0, oh1, ow0, ow1;                                                    \
@@ -90,20 +94,17 @@ static void *group_scratch(const cg_window2d *w, cg_dtype dtype, int64_t filters
                     /* A tap that reads padding anywhere starts from zeros. */                     \
                     if (to_cols && (oh0 > 0 || oh1 < out_h || ow0 > 0 || ow1 < out_w))             \
                         memset(row, 0, sizeof(T) * (size_t)(out_h * out_w));                       \
-                    for (int64_t oh = oh0; ow0 < ow1 && oh < oh1; oh++) {                          \
-                        T *segment = row + oh * out_w + ow0;                                       \
-                        T *pixels = image + (c * w->height + oh * sh + row_offset) * w->width +    \
-                                    col_offset + ow0 * sw;                                         \
-                        const int64_t count = ow1 - ow0;                                           \
-                        /* Unit stride, the common case, as copies and adds that vectorise. */     \
-                        if (to_cols && sw == 1)                                                    \
-                            memcpy(segment, pixels, sizeof(T) * (size_t)count);                    \
-                        else if (to_cols)                                                          \
+                    const int64_t count = ow1 - ow0;                                               \
+                    for (int64_t oh = oh0; count > 0 && oh < oh1; oh++) {                          \
+                        T *restrict segment = row + oh * out_w + ow0;                              \
+                        T *restrict pixels = image +                                               \
+                                             (c * w->height + oh * sh + row_offset) * w->width +   \
+                                             col_offset + ow0 * sw;                                \
+                        /* Short rows: plain loops, which the compiler vectorises for unit         \
+                         * stride, cost less than calls to memcpy. */                              \
+                        if (to_cols)                                                               \
                             for (int64_t i = 0; i < count; i++)                                    \
                                 segment[i] = pixels[i * sw];                                       \
-                        else if (sw == 1)                                                          \
-                            for (int64_t i = 0; i < count; i++)                                    \
-                                pixels[i] += segment[i];                                           \
                         else                                                                       \
                             for (int64_t i = 0; i < count; i++)                                    \
                                 pixels[i * sw] += segment[i];                                      \
@@ -111,152 +112,220 @@ static void *group_scratch(const cg_window2d *w, cg_dtype dtype, int64_t filters
                 }                                                                                  \
     }                                                                                              \
                                                                                                    \
-    static void unfold_group_##T(const cg_window2d *w, T *images, sample_group group, T *cols,     \
-                                 bool to_cols) {                                                   \
-        for (int64_t g = 0; g < group.count; g++) {                                                \
-            T *image = images + (group.first + g) * image_size(w);                                 \
-            if (!to_cols) memset(image, 0, sizeof(T) * (size_t)image_size(w));                     \
-            unfold_##T(w, image, cols + g * positions(w), group.columns, to_cols);                 \
+    /* out = weight cols + bias, per sample. */                                                    \
+    static void forward_##T(int64_t begin, int64_t end, void *ctx) {                               \
+        const conv_job *job = ctx;                                                                 \
+        const cg_window2d *w = job->w;                                                             \
+        const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
+        const T *weights = job->matrix, *biases = job->bias;                                       \
+        for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
+            T *cols = (T *)job->scratch + chunk * job->stride;                                     \
+            int64_t first, last;                                                                   \
+            chunk_items(w->batch, job->chunks, chunk, &first, &last);                              \
+            for (int64_t n = first; n < last; n++) {                                               \
+                T *out = (T *)job->output + n * f * p;                                             \
+                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true);                    \
+                GEMM_##T(false, false, f, p, k, weights, k, cols, p, out, p);                      \
+                for (int64_t i = 0; biases && i < f; i++)                                          \
+                    for (int64_t j = 0; j < p; j++)                                                \
+                        out[i * p + j] += biases[i];                                               \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
-    static void regroup_##T(const cg_window2d *w, int64_t filters, sample_group group, T *tensor,  \
-                            T *matrix, bool to_matrix, const T *bias) {                            \
-        const int64_t p = positions(w);                                                            \
-        for (int64_t g = 0; g < group.count; g++)                                                  \
-            for (int64_t f = 0; f < filters; f++) {                                                \
-                T *slice = tensor + ((group.first + g) * filters + f) * p;                         \
-                T *line = matrix + f * group.columns + g * p;                                      \
-                const T shift = bias ? bias[f] : (T)0;                                             \
-                if (to_matrix)                                                                     \
-                    memcpy(line, slice, sizeof(T) * (size_t)p);                                    \
-                else                                                                               \
-                    for (int64_t i = 0; i < p; i++)                                                \
-                        slice[i] = line[i] + shift;                                                \
+    /* grad_x = col2im(weight^T grad_out), per sample. */                                          \
+    static void backward_input_##T(int64_t begin, int64_t end, void *ctx) {                        \
+        const conv_job *job = ctx;                                                                 \
+        const cg_window2d *w = job->w;                                                             \
+        const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
+        for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
+            T *cols = (T *)job->scratch + chunk * job->stride;                                     \
+            int64_t first, last;                                                                   \
+            chunk_items(w->batch, job->chunks, chunk, &first, &last);                              \
+            for (int64_t n = first; n < last; n++) {                                               \
+                T *image = (T *)job->output + n * image_size(w);                                   \
+                GEMM_##T(true, false, k, p, f, job->matrix, k, (const T *)job->input + n * f * p,  \
+                         p, cols, p);                                                              \
+                memset(image, 0, sizeof(T) * (size_t)image_size(w));                               \
+                unfold_##T(w, image, cols, false);                                                 \
             }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    /* The chunk's share of grad_out cols^T: chunk 0 sums into the output, the others into their   \
+     * scratch after cols and the product of one sample. */                                        \
+    static void backward_weight_##T(int64_t begin, int64_t end, void *ctx) {                       \
+        const conv_job *job = ctx;                                                                 \
+        const cg_window2d *w = job->w;                                                             \
+        const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
+        for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
+            T *cols = (T *)job->scratch + chunk * job->stride, *product = cols + k * p;            \
+            T *share = chunk == 0 ? job->output : product + f * k;                                 \
+            int64_t first, last;                                                                   \
+            chunk_items(w->batch, job->chunks, chunk, &first, &last);                              \
+            for (int64_t n = first; n < last; n++) {                                               \
+                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true);                    \
+                /* The gemm overwrites its output: the first sample writes the share itself. */    \
+                T *target = n == first ? share : product;                                          \
+                GEMM_##T(false, true, f, k, p, (const T *)job->matrix + n * f * p, p, cols, p,     \
+                         target, k);                                                               \
+                for (int64_t i = 0; n != first && i < f * k; i++)                                  \
+                    share[i] += product[i];                                                        \
+            }                                                                                      \
+            if (first == last) memset(share, 0, sizeof(T) * (size_t)(f * k));                      \
+        }                                                                                          \
     }
 
-DEFINE_GROUP_KERNELS(float)
-DEFINE_GROUP_KERNELS(double)
+DEFINE_CONV_KERNELS(float)
+DEFINE_CONV_KERNELS(double)
 
-/* Each group: product = weight cols, moved into the output with the bias added. */
-int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
-                          const cg_window2d *w, cg_tensor *out) {
-    const int64_t filters = weight->shape[0], k = taps(w), capacity = group_capacity(w, filters);
-    size_t bytes;
-    void *scratch = group_scratch(w, x->dtype, filters, 0, &bytes);
-    if (!scratch) return -1;
-#define FORWARD(T)                                                                                 \
+/* Adds the weight-gradient shares of the chunks after the first onto the first (the output), in
+ * chunk order. */
+#define ADD_SHARES(T)                                                                              \
     do {                                                                                           \
-        T *images = cg_tensor_data(x), *outs = cg_tensor_data(out),                                \
-          *weights = cg_tensor_data(weight);                                                       \
-        const T *biases = bias ? cg_tensor_data(bias) : NULL;                                      \
-        T *cols = scratch, *product = cols + k * capacity * positions(w);                          \
-        for (int64_t first = 0; first < w->batch; first += capacity) {                             \
-            const sample_group group = group_at(w, first, capacity);                               \
-            unfold_group_##T(w, images, group, cols, true);                                        \
-            GEMM_##T(false, false, filters, group.columns, k, weights, k, cols, group.columns,     \
-                     product, group.columns);                                                      \
-            regroup_##T(w, filters, group, outs, product, false, biases);                          \
-        }                                                                                          \
-    } while (0)
-    CG_CPU_FLOAT_DISPATCH(x->dtype, FORWARD);
-#undef FORWARD
-    cg_free(scratch, bytes);
-    return 0;
-}
-
-/* Each group: grad_cols = weight^T grad_out, folded back onto the images. */
-int cg_cpu_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,
-                                 const cg_window2d *w, cg_tensor *grad_x) {
-    const int64_t filters = weight->shape[0], k = taps(w), capacity = group_capacity(w, filters);
-    size_t bytes;
-    void *scratch = group_scratch(w, grad_x->dtype, filters, 0, &bytes);
-    if (!scratch) return -1;
-#define BACKWARD_INPUT(T)                                                                          \
-    do {                                                                                           \
-        T *grads = cg_tensor_data(grad_out), *weights = cg_tensor_data(weight);                    \
-        T *images = cg_tensor_data(grad_x), *cols = scratch;                                       \
-        T *grad_matrix = cols + k * capacity * positions(w);                                       \
-        for (int64_t first = 0; first < w->batch; first += capacity) {                             \
-            const sample_group group = group_at(w, first, capacity);                               \
-            regroup_##T(w, filters, group, grads, grad_matrix, true, NULL);                        \
-            GEMM_##T(true, false, k, group.columns, filters, weights, k, grad_matrix,              \
-                     group.columns, cols, group.columns);                                          \
-            unfold_group_##T(w, images, group, cols, false);                                       \
-        }                                                                                          \
-    } while (0)
-    CG_CPU_FLOAT_DISPATCH(grad_x->dtype, BACKWARD_INPUT);
-#undef BACKWARD_INPUT
-    cg_free(scratch, bytes);
-    return 0;
-}
-
-/* Each group: its share grad_out cols^T, summed in (the gemm overwrites its output). */
-int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
-                                  const cg_window2d *w, cg_tensor *grad_weight) {
-    const int64_t filters = grad_weight->shape[0], k = taps(w),
-                  capacity = group_capacity(w, filters);
-    size_t bytes;
-    void *scratch = group_scratch(w, x->dtype, filters, filters * k, &bytes);
-    if (!scratch) return -1;
-#define BACKWARD_WEIGHT(T)                                                                         \
-    do {                                                                                           \
-        T *grads = cg_tensor_data(grad_out), *images = cg_tensor_data(x);                          \
-        T *total = cg_tensor_data(grad_weight), *cols = scratch;                                   \
-        T *grad_matrix = cols + k * capacity * positions(w);                                       \
-        T *share = grad_matrix + filters * capacity * positions(w);                                \
-        memset(total, 0, sizeof(T) * (size_t)(filters * k));                                       \
-        for (int64_t first = 0; first < w->batch; first += capacity) {                             \
-            const sample_group group = group_at(w, first, capacity);                               \
-            unfold_group_##T(w, images, group, cols, true);                                        \
-            regroup_##T(w, filters, group, grads, grad_matrix, true, NULL);                        \
-            GEMM_##T(false, true, filters, k, group.columns, grad_matrix, group.columns, cols,     \
-                     group.columns, share, k);                                                     \
-            for (int64_t i = 0; i < filters * k; i++)                                              \
+        T *total = job->output;                                                                    \
+        for (int64_t chunk = 1; chunk < job->chunks; chunk++) {                                    \
+            const T *share = (const T *)job->scratch + chunk * job->stride + k * p + size;         \
+            for (int64_t i = 0; i < size; i++)                                                     \
                 total[i] += share[i];                                                              \
         }                                                                                          \
     } while (0)
-    CG_CPU_FLOAT_DISPATCH(x->dtype, BACKWARD_WEIGHT);
-#undef BACKWARD_WEIGHT
-    cg_free(scratch, bytes);
+
+/* Runs pass over job's chunks, each with scratch for an unfolded matrix and, with shares, a
+ * product and a share of the weight gradient (filters x taps each) which are then added up;
+ * -1 with an error when out of memory. */
+static int run_conv_job(conv_job *job, cg_dtype dtype, bool shares,
+                        void (*pass)(int64_t, int64_t, void *)) {
+    const cg_window2d *w = job->w;
+    const int64_t k = taps(w), p = positions(w), size = shares ? job->filters * k : 0;
+    job->chunks = chunk_count(w->batch, job->filters * k * p);
+    /* Whole cache lines per chunk, so that threads do not share one. */
+    const int64_t line = 64 / (int64_t)cg_dtype_size(dtype);
+    job->stride = (k * p + 2 * size + line - 1) / line * line;
+    const size_t bytes = cg_dtype_size(dtype) * (size_t)(job->chunks * job->stride);
+    job->scratch = cg_alloc(bytes);
+    if (!job->scratch) return -1;
+    cg_parallel_for(job->chunks, 1, pass, job);
+    if (shares) CG_CPU_FLOAT_DISPATCH(dtype, ADD_SHARES);
+    cg_free(job->scratch, bytes);
     return 0;
 }
+#undef ADD_SHARES
+
+int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                          const cg_window2d *w, cg_tensor *out) {
+    conv_job job = {.w = w,
+                    .filters = weight->shape[0],
+                    .input = cg_tensor_data(x),
+                    .matrix = cg_tensor_data(weight),
+                    .bias = bias ? cg_tensor_data(bias) : NULL,
+                    .output = cg_tensor_data(out)};
+    return run_conv_job(&job, x->dtype, false,
+                        x->dtype == CG_FLOAT32 ? forward_float : forward_double);
+}
+
+int cg_cpu_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,
+                                 const cg_window2d *w, cg_tensor *grad_x) {
+    conv_job job = {.w = w,
+                    .filters = weight->shape[0],
+                    .input = cg_tensor_data(grad_out),
+                    .matrix = cg_tensor_data(weight),
+                    .output = cg_tensor_data(grad_x)};
+    return run_conv_job(&job, grad_x->dtype, false,
+                        grad_x->dtype == CG_FLOAT32 ? backward_input_float : backward_input_double);
+}
+
+int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
+                                  const cg_window2d *w, cg_tensor *grad_weight) {
+    conv_job job = {.w = w,
+                    .filters = grad_weight->shape[0],
+                    .input = cg_tensor_data(x),
+                    .matrix = cg_tensor_data(grad_out),
+                    .output = cg_tensor_data(grad_weight)};
+    return run_conv_job(&job, x->dtype, true,
+                        x->dtype == CG_FLOAT32 ? backward_weight_float : backward_weight_double);
+}
+
+/* Max pooling over planes [begin, end) of a job (input, output, and where each maximum lies). */
+typedef struct {
+    const cg_window2d *w;
+    const void *input;
+    void *output;
+    int64_t *where;
+} pool_job;
+
+/* Per dtype T:
+ * take_larger keeps value and its index at when it beats *top: when larger, or a NaN over a
+ * number (a NaN wins its window, as in PyTorch, so it is not hidden by the pooling). Integer
+ * masks rather than a branch, since which tap wins depends on the data.
+ * max_pool pools planes [begin, end). The windows inside the input (the columns [inner_first,
+ * inner_last) of a row) go tap by tap across the row, independent of each other, so the compares
+ * overlap; the windows at the edges go one at a time over the taps that read no padding. */
+#define DEFINE_POOL_KERNEL(T)                                                                      \
+    static inline void take_larger_##T(T value, int64_t at, T *top, int64_t *best) {               \
+        const int64_t wins = -((int64_t) !(value <= *top) & (int64_t)(*top == *top));              \
+        *best = (at & wins) | (*best & ~wins);                                                     \
+        *top = wins ? value : *top;                                                                \
+    }                                                                                              \
+                                                                                                   \
+    static void max_pool_##T(int64_t begin, int64_t end, void *ctx) {                              \
+        const pool_job *job = ctx;                                                                 \
+        const cg_window2d *w = job->w;                                                             \
+        const int64_t plane_size = w->height * w->width, out_w = w->out_width;                     \
+        const int64_t sw = w->stride_w, dh = w->dilation_h, dw = w->dilation_w;                    \
+        const int64_t extent_w = (w->kernel_width - 1) * dw + 1;                                   \
+        int64_t inner_first, inner_last;                                                           \
+        inside_range(out_w, sw, -w->pad_left, w->width - extent_w + 1, &inner_first, &inner_last); \
+        for (int64_t plane = begin; plane < end; plane++) {                                        \
+            const T *image = (const T *)job->input + plane * plane_size;                           \
+            for (int64_t oh = 0; oh < w->out_height; oh++) {                                       \
+                const int64_t o = (plane * w->out_height + oh) * out_w;                            \
+                T *restrict outs = (T *)job->output + o;                                           \
+                int64_t *restrict where = job->where + o;                                          \
+                const int64_t top = oh * w->stride_h - w->pad_top;                                 \
+                int64_t h0, h1;                                                                    \
+                inside_range(w->kernel_height, dh, top, w->height, &h0, &h1);                      \
+                for (int64_t ow = 0; ow < out_w; ow++) {                                           \
+                    if (ow == inner_first && inner_first < inner_last) ow = inner_last;            \
+                    if (ow >= out_w) break;                                                        \
+                    const int64_t left = ow * sw - w->pad_left;                                    \
+                    int64_t w0, w1;                                                                \
+                    inside_range(w->kernel_width, dw, left, w->width, &w0, &w1);                   \
+                    int64_t best = (top + h0 * dh) * w->width + left + w0 * dw;                    \
+                    T top_value = image[best];                                                     \
+                    for (int64_t kh = h0; kh < h1; kh++)                                           \
+                        for (int64_t kw = w0; kw < w1; kw++) {                                     \
+                            const int64_t at = (top + kh * dh) * w->width + left + kw * dw;        \
+                            take_larger_##T(image[at], at, &top_value, &best);                     \
+                        }                                                                          \
+                    outs[ow] = top_value;                                                          \
+                    where[ow] = best;                                                              \
+                }                                                                                  \
+                const int64_t corner = (top + h0 * dh) * w->width - w->pad_left;                   \
+                for (int64_t ow = inner_first; ow < inner_last; ow++) {                            \
+                    where[ow] = corner + ow * sw;                                                  \
+                    outs[ow] = image[where[ow]];                                                   \
+                }                                                                                  \
+                for (int64_t kh = h0; kh < h1; kh++)                                               \
+                    for (int64_t kw = 0; kw < w->kernel_width; kw++) {                             \
+                        const int64_t tap = (top + kh * dh) * w->width - w->pad_left + kw * dw;    \
+                        for (int64_t ow = inner_first; ow < inner_last; ow++)                      \
+                            take_larger_##T(image[tap + ow * sw], tap + ow * sw, &outs[ow],        \
+                                            &where[ow]);                                           \
+                    }                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+DEFINE_POOL_KERNEL(float)
+DEFINE_POOL_KERNEL(double)
 
 int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *w, cg_tensor *out,
                       cg_tensor *indices) {
-    const int64_t planes = w->batch * w->channels, plane_size = w->height * w->width;
-    int64_t *where = cg_tensor_data(indices);
-    /* A NaN wins its window, as in PyTorch, so it is not hidden by the pooling. */
-#define MAX_POOL(T)                                                                                \
-    do {                                                                                           \
-        const T *images = cg_tensor_data(x);                                                       \
-        T *outs = cg_tensor_data(out);                                                             \
-        for (int64_t plane = 0, o = 0; plane < planes; plane++) {                                  \
-            const T *image = images + plane * plane_size;                                          \
-            for (int64_t oh = 0; oh < w->out_height; oh++)                                         \
-                for (int64_t ow = 0; ow < w->out_width; ow++, o++) {                               \
-                    int64_t h0, h1, w0, w1, best = -1;                                             \
-                    inside_range(w->kernel_height, w->dilation_h, oh * w->stride_h - w->pad_top,   \
-                                 w->height, &h0, &h1);                                             \
-                    inside_range(w->kernel_width, w->dilation_w, ow * w->stride_w - w->pad_left,   \
-                                 w->width, &w0, &w1);                                              \
-                    for (int64_t kh = h0; kh < h1; kh++) {                                         \
-                        const int64_t ih = oh * w->stride_h - w->pad_top + kh * w->dilation_h;     \
-                        for (int64_t kw = w0; kw < w1; kw++) {                                     \
-                            const int64_t at = ih * w->width + ow * w->stride_w - w->pad_left +    \
-                                               kw * w->dilation_w;                                 \
-                            const T value = image[at], top = best < 0 ? value : image[best];       \
-                            if (best < 0 || value > top || (value != value && top == top))         \
-                                best = at;                                                         \
-                        }                                                                          \
-                    }                                                                              \
-                    outs[o] = image[best];                                                         \
-                    where[o] = best;                                                               \
-                }                                                                                  \
-        }                                                                                          \
-    } while (0)
-    CG_CPU_FLOAT_DISPATCH(x->dtype, MAX_POOL);
-#undef MAX_POOL
+    const int64_t planes = w->batch * w->channels;
+    const int64_t work_per_plane = positions(w) * w->kernel_height * w->kernel_width;
+    pool_job job = {w, cg_tensor_data(x), cg_tensor_data(out), cg_tensor_data(indices)};
+    cg_parallel_for(planes, MIN_WORK_PER_CHUNK / (work_per_plane + 1) + 1,
+                    x->dtype == CG_FLOAT32 ? max_pool_float : max_pool_double, &job);
     return 0;
 }
