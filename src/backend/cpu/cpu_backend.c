@@ -38,7 +38,8 @@ const cg_backend cg_cpu_backend = {
 void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,
                       const cg_tensor *const *operands) {
     const int64_t *strides[CG_LOOP_MAX_OPERANDS];
-    for (int k = 0; k < count; k++) strides[k] = operands[k]->strides;
+    for (int k = 0; k < count; k++)
+        strides[k] = operands[k]->strides;
     cg_strided_loop_init(loop, first->ndim, first->shape, count, strides);
 }
 
@@ -87,19 +88,34 @@ int cg_cpu_copy(cg_tensor *dst, const cg_tensor *src) {
     return 0;
 }
 
+#define FILL_LOOP(SD)                                                                              \
+    for (int64_t i = 0; i < n; i++)                                                                \
+    d[i * (SD)] = v
+
+/* The unit-stride loop is the one the compiler vectorises. */
+#define DEFINE_FILL_ROW(T)                                                                         \
+    static void fill_row_##T(const cg_cpu_row_job *job, const int64_t *offsets, int64_t n) {       \
+        T *d = (T *)job->output + offsets[0];                                                      \
+        const T v = CG_CPU_CONVERT(T, job->params[0]);                                             \
+        const int64_t sd = cg_strided_row_stride(&job->loop, 0);                                   \
+        if (sd != 1)                                                                               \
+            FILL_LOOP(sd);                                                                         \
+        else                                                                                       \
+            FILL_LOOP(1);                                                                          \
+    }
+DEFINE_FILL_ROW(float)
+DEFINE_FILL_ROW(double)
+DEFINE_FILL_ROW(int32_t)
+DEFINE_FILL_ROW(int64_t)
+DEFINE_FILL_ROW(uint8_t)
+
 int cg_cpu_fill(cg_tensor *dst, double value) {
-    cg_strided_loop loop;
-    cg_cpu_loop_over(&loop, dst, 1, (const cg_tensor *[]){dst});
-    const int64_t n = cg_strided_row_length(&loop), sd = cg_strided_row_stride(&loop, 0);
-#define FILL(T)                                                                                    \
-    do {                                                                                           \
-        T *d = cg_tensor_data(dst);                                                                \
-        while (cg_strided_loop_next(&loop))                                                        \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                d[loop.offsets[0] + i * sd] = CG_CPU_CONVERT(T, value);                            \
-    } while (0)
-    CG_CPU_ANY_DISPATCH(dst->dtype, FILL);
-#undef FILL
+    cg_cpu_row_job job = {.output = cg_tensor_data(dst), .params = {value}};
+#define PICK_FILL_ROW(T) job.row = fill_row_##T
+    CG_CPU_ANY_DISPATCH(dst->dtype, PICK_FILL_ROW);
+#undef PICK_FILL_ROW
+    cg_cpu_loop_over(&job.loop, dst, 1, (const cg_tensor *[]){dst});
+    cg_cpu_run_rows(&job);
     return 0;
 }
 

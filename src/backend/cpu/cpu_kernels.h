@@ -36,6 +36,23 @@
 void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,
                       const cg_tensor *const *operands);
 
+/* An elementwise kernel as one function per row: row(job, offsets, length) computes length
+ * elements from each operand's element offset, stepping by the walk's row strides. */
+typedef struct cg_cpu_row_job cg_cpu_row_job;
+struct cg_cpu_row_job {
+    cg_strided_loop loop; /* over the operands, the inputs first and the output last */
+    void (*row)(const cg_cpu_row_job *job, const int64_t *offsets, int64_t length);
+    const void *inputs[CG_LOOP_MAX_OPERANDS - 1];
+    void *output;
+    int op;
+    double params[2];
+};
+
+/* Runs job->row over the whole walk, split across the thread pool when it is large enough; the
+ * rows (or, for a single row, ranges of it) go to different threads, so results never depend on
+ * the thread count. */
+void cg_cpu_run_rows(cg_cpu_row_job *job);
+
 /* Reads element i of an index tensor (int32 or int64). */
 int64_t cg_cpu_read_index(const cg_tensor *index, int64_t offset);
 

@@ -36,14 +36,31 @@ void cg_strided_loop_init(cg_strided_loop *loop, int ndim, const int64_t *shape,
     }
     loop->ndim = kept;
     loop->rows_left = numel == 0 ? 0 : numel / loop->shape[kept - 1];
-    loop->counter[0] = -1; /* marks "before the first row" */
+}
+
+int64_t cg_strided_row_count(const cg_strided_loop *loop) {
+    int64_t rows = 1;
+    for (int d = 0; d < loop->ndim - 1; d++)
+        rows *= loop->shape[d];
+    return rows;
+}
+
+void cg_strided_loop_seek(cg_strided_loop *loop, int64_t first, int64_t count) {
+    /* The odometer's digits of row first, innermost outer dim fastest. */
+    for (int d = loop->ndim - 2; d >= 0; d--) {
+        loop->counter[d] = first % loop->shape[d];
+        first /= loop->shape[d];
+        for (int k = 0; k < loop->operand_count; k++)
+            loop->offsets[k] += loop->counter[d] * loop->strides[k][d];
+    }
+    loop->rows_left = count;
 }
 
 bool cg_strided_loop_next(cg_strided_loop *loop) {
     if (loop->rows_left == 0) return false;
     loop->rows_left--;
-    if (loop->counter[0] == -1) {
-        loop->counter[0] = 0;
+    if (!loop->started) {
+        loop->started = true;
         return true;
     }
     /* Odometer over the outer dims (all but the innermost). */

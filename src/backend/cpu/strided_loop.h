@@ -20,6 +20,7 @@ typedef struct {
     int64_t counter[CG_MAX_DIMS];
     int64_t offsets[CG_LOOP_MAX_OPERANDS];
     int64_t rows_left;
+    bool started;
 } cg_strided_loop;
 
 /* Prepares a walk over shape (ndim dims) for operand_count operands with the given strides (in
@@ -34,6 +35,13 @@ static inline int64_t cg_strided_row_length(const cg_strided_loop *loop) {
 static inline int64_t cg_strided_row_stride(const cg_strided_loop *loop, int operand) {
     return loop->strides[operand][loop->ndim - 1];
 }
+
+/* Number of rows of the walk (the product of all dims but the innermost). */
+int64_t cg_strided_row_count(const cg_strided_loop *loop);
+
+/* Restricts a freshly prepared walk to rows [first, first + count), so that disjoint ranges of
+ * rows can be walked on different threads. */
+void cg_strided_loop_seek(cg_strided_loop *loop, int64_t first, int64_t count);
 
 /* Moves to the next row; its offsets are in loop->offsets. False when every row is done. */
 bool cg_strided_loop_next(cg_strided_loop *loop);
