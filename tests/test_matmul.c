@@ -308,6 +308,60 @@ TEST(gemm_builtin_matches_naive_loop_across_cache_blocks) {
     }
 }
 
+/* Products with one row of C go through the row kernels: sizes on both sides of their vector
+ * widths (8 floats, 4 doubles) and groups of rows and vectors (4), and the layer sizes of the
+ * Fashion-MNIST models; a transposed op(A) is a strided row, gathered first. */
+static const int64_t ROW_EDGE_SIZES[] = {1,  2,  3,  4,  5,  7,  8,  9,   15, 16,
+                                         17, 31, 32, 33, 63, 64, 65, 129, 784};
+enum { ROW_EDGE_SIZE_COUNT = sizeof(ROW_EDGE_SIZES) / sizeof(ROW_EDGE_SIZES[0]) };
+
+/* One-row products through the dispatched entry point must be the built-in ones bit for bit,
+ * also when a CBLAS exists, and match the naive loop. */
+static bool row_dispatch_is_builtin(cg_dtype dtype, const gemm_case *gc, const double *a,
+                                    const double *b, const double *expected,
+                                    const double *magnitude) {
+    double *builtin = malloc(sizeof(double) * stored_c(gc));
+    double *dispatched = malloc(sizeof(double) * stored_c(gc));
+    bool ok = builtin && dispatched && run_gemm(dtype, KERNEL_BUILTIN, gc, a, b, builtin) &&
+              run_gemm(dtype, KERNEL_DISPATCHED, gc, a, b, dispatched) &&
+              gemm_close(dtype, gc, builtin, expected, magnitude, "row kernel vs naive loop",
+                         __FILE__, __LINE__);
+    for (size_t i = 0; ok && i < stored_c(gc); i++)
+        if (!(builtin[i] == dispatched[i])) {
+            test_fail(__FILE__, __LINE__,
+                      "row product %s trans_a=%d trans_b=%d n=%lld k=%lld: dispatched element "
+                      "%zu = %.17g, built-in %.17g",
+                      cg_dtype_name(dtype), gc->trans_a, gc->trans_b, (long long)gc->n,
+                      (long long)gc->k, i, dispatched[i], builtin[i]);
+            ok = false;
+        }
+    free(builtin);
+    free(dispatched);
+    return ok;
+}
+
+static bool for_each_row_case(bool generic) {
+    srand(2024);
+    const bool previous = cg_gemm_force_generic(generic);
+    bool ok = true;
+    for (int dtype = CG_FLOAT32; ok && dtype <= CG_FLOAT64; dtype++)
+        for (int transposes = 0; ok && transposes < 4; transposes++)
+            for (int ni = 0; ok && ni < ROW_EDGE_SIZE_COUNT; ni++)
+                for (int ki = 0; ok && ki < ROW_EDGE_SIZE_COUNT; ki++) {
+                    const gemm_case gc = make_gemm_case(transposes & 1, transposes & 2, 1,
+                                                        ROW_EDGE_SIZES[ni], ROW_EDGE_SIZES[ki]);
+                    ok = check_gemm_case(row_dispatch_is_builtin, (cg_dtype)dtype, &gc);
+                }
+    cg_gemm_force_generic(previous);
+    return ok;
+}
+
+TEST(gemm_row_kernel_matches_naive_loop_around_vector_edges) { CHECK(for_each_row_case(false)); }
+
+TEST(gemm_portable_row_kernel_matches_naive_loop_around_vector_edges) {
+    CHECK(for_each_row_case(true));
+}
+
 /* Split across 2 or 3 threads, a product must match the naive loop and be bit for bit the
  * product computed on one thread: every element sees the same operations in the same order. */
 static bool threads_match_one_thread(cg_dtype dtype, const gemm_case *gc, const double *a,

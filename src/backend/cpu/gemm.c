@@ -266,9 +266,33 @@ static void multiply_strips(int64_t begin, int64_t end, void *ctx) {
     multiply_blocked(split->kernel, split->ops, &part);
 }
 
+/* A product with one row (a vector times a matrix, as in predicting one sample): the row kernel
+ * reads op(B) once where packing would copy it first. The kernel takes a contiguous x, so a row of
+ * op(A) that lies across memory (trans_a) is gathered into this thread's buffer. */
+static void multiply_row(const cg_gemm_kernel *kernel, const element_ops *ops,
+                         const gemm_problem *pr) {
+    const size_t size = ops->element_size;
+    const char *x = pr->a;
+    if (pr->trans_a && pr->lda != 1 && pr->k > 1) {
+        char *gathered = workspace((size_t)pr->k * size);
+        if (!gathered) {
+            ops->multiply_directly(pr);
+            return;
+        }
+        for (int64_t p = 0; p < pr->k; p++)
+            memcpy(gathered + (size_t)p * size, pr->a + (size_t)(p * pr->lda) * size, size);
+        x = gathered;
+    }
+    kernel->multiply_row(pr->trans_b, pr->n, pr->k, x, pr->b, pr->ldb, pr->c);
+}
+
 static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kernel,
                              const gemm_problem *pr) {
     if (pr->m <= 0 || pr->n <= 0) return;
+    if (pr->m == 1) {
+        multiply_row(kernel, ops, pr);
+        return;
+    }
     const int64_t work = pr->m * pr->n * pr->k;
     if (work < CG_GEMM_SMALL_PRODUCT) {
         ops->multiply_directly(pr);
@@ -304,10 +328,12 @@ DEFINE_BUILTIN_GEMM(double, f64)
 #define BLAS_TRANSPOSE(flag) ((flag) ? CblasTrans : CblasNoTrans)
 #endif
 
+/* A CBLAS's gemm packs op(B) even for a single row of C, which costs more than the whole product
+ * by the built-in row kernel, so one-row products stay built in. */
 void cg_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                  int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
 #ifdef CG_HAVE_CBLAS
-    if (!builtin_forced && m > 0 && n > 0) {
+    if (!builtin_forced && m > 1 && n > 0) {
         cg_threads_configure();
         cblas_sgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
                     (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
@@ -320,7 +346,7 @@ void cg_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, co
 void cg_gemm_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double *a,
                  int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc) {
 #ifdef CG_HAVE_CBLAS
-    if (!builtin_forced && m > 0 && n > 0) {
+    if (!builtin_forced && m > 1 && n > 0) {
         cg_threads_configure();
         cblas_dgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
                     (int)k, 1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);

@@ -21,6 +21,12 @@ typedef void (*cg_gemm_micro_kernel)(int64_t kc, const void *packed_a, const voi
 typedef void (*cg_gemm_pack)(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth,
                              int width, void *packed);
 
+/* One row of C without packing, for products with a single row of op(A), where packing would cost
+ * more than the product: y (n elements) = x (k contiguous elements) op(B), with op(B)[p][j] =
+ * trans_b ? b[j * ldb + p] : b[p * ldb + j]. */
+typedef void (*cg_gemm_row_kernel)(bool trans_b, int64_t n, int64_t k, const void *x, const void *b,
+                                   int64_t ldb, void *y);
+
 typedef struct {
     int mr, nr; /* the register tile */
     /* Cache blocks: a kc x nr panel of B stays in L1 while the kernel sweeps an mc x kc block of
@@ -28,6 +34,7 @@ typedef struct {
     int kc, mc, nc;
     cg_gemm_micro_kernel multiply;
     cg_gemm_pack pack;
+    cg_gemm_row_kernel multiply_row;
 } cg_gemm_kernel;
 
 /* One instruction set's kernels, one per floating-point dtype. */

@@ -171,6 +171,86 @@ static void pack_f32(bool trans, const void *x, int64_t ld, int64_t rows, int64_
     }
 }
 
+/* ----- one row of C without packing ----- */
+
+AVX2_INLINE float sum_lanes_f32(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+AVX2_INLINE double sum_lanes_f64(__m256d v) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+/* ROW_GROUP rows of B at a time share each load of x (op(B) = B^T: dot products), and
+ * ROW_GROUP vectors of the row of C are held across the whole sum (op(B) = B: rows of B scaled
+ * and added); the helpers are inlined with a constant count (the group, then 1 for the rest). */
+enum { ROW_GROUP = 4 };
+
+#define DEFINE_AVX2_ROW_KERNEL(name, T, VECTOR, LANES, SET_ZERO, BROADCAST, LOAD, STORE, FMADD,    \
+                               SUM_LANES)                                                          \
+    /* y[0, count) = dot products of x with count rows of b. */                                    \
+    AVX2_INLINE void name##_dots(int count, int64_t k, const T *x, const T *b, int64_t ldb,        \
+                                 T *y) {                                                           \
+        VECTOR sum[ROW_GROUP];                                                                     \
+        UNROLLED for (int r = 0; r < count; r++) sum[r] = SET_ZERO();                              \
+        int64_t p = 0;                                                                             \
+        for (; p + LANES <= k; p += LANES) {                                                       \
+            const VECTOR x_p = LOAD(x + p);                                                        \
+            UNROLLED for (int r = 0; r < count; r++) sum[r] =                                      \
+                FMADD(LOAD(b + r * ldb + p), x_p, sum[r]);                                         \
+        }                                                                                          \
+        UNROLLED for (int r = 0; r < count; r++) {                                                 \
+            T total = SUM_LANES(sum[r]);                                                           \
+            for (int64_t q = p; q < k; q++)                                                        \
+                total += x[q] * b[r * ldb + q];                                                    \
+            y[r] = total;                                                                          \
+        }                                                                                          \
+    }                                                                                              \
+    /* y[0, count vectors) = sum over p of x[p] times the same columns of row p of b. */           \
+    AVX2_INLINE void name##_columns(int count, int64_t k, const T *x, const T *b, int64_t ldb,     \
+                                    T *y) {                                                        \
+        VECTOR sum[ROW_GROUP];                                                                     \
+        UNROLLED for (int v = 0; v < count; v++) sum[v] = SET_ZERO();                              \
+        for (int64_t p = 0; p < k; p++) {                                                          \
+            const VECTOR x_p = BROADCAST(x + p);                                                   \
+            UNROLLED for (int v = 0; v < count; v++) sum[v] =                                      \
+                FMADD(x_p, LOAD(b + p * ldb + v * LANES), sum[v]);                                 \
+        }                                                                                          \
+        UNROLLED for (int v = 0; v < count; v++) STORE(y + v * LANES, sum[v]);                     \
+    }                                                                                              \
+    __attribute__((target("avx2,fma"))) static void name(bool trans_b, int64_t n, int64_t k,       \
+                                                         const void *x_in, const void *b_in,       \
+                                                         int64_t ldb, void *y_out) {               \
+        const T *x = x_in, *b = b_in;                                                              \
+        T *y = y_out;                                                                              \
+        int64_t j = 0;                                                                             \
+        if (trans_b) {                                                                             \
+            for (; j + ROW_GROUP <= n; j += ROW_GROUP)                                             \
+                name##_dots(ROW_GROUP, k, x, b + j * ldb, ldb, y + j);                             \
+            for (; j < n; j++)                                                                     \
+                name##_dots(1, k, x, b + j * ldb, ldb, y + j);                                     \
+            return;                                                                                \
+        }                                                                                          \
+        for (; j + ROW_GROUP * LANES <= n; j += ROW_GROUP * LANES)                                 \
+            name##_columns(ROW_GROUP, k, x, b + j, ldb, y + j);                                    \
+        for (; j + LANES <= n; j += LANES)                                                         \
+            name##_columns(1, k, x, b + j, ldb, y + j);                                            \
+        for (; j < n; j++) {                                                                       \
+            T total = 0;                                                                           \
+            for (int64_t p = 0; p < k; p++)                                                        \
+                total += x[p] * b[p * ldb + j];                                                    \
+            y[j] = total;                                                                          \
+        }                                                                                          \
+    }
+
+DEFINE_AVX2_ROW_KERNEL(multiply_row_f32, float, __m256, 8, _mm256_setzero_ps, _mm256_broadcast_ss,
+                       _mm256_loadu_ps, _mm256_storeu_ps, _mm256_fmadd_ps, sum_lanes_f32)
+DEFINE_AVX2_ROW_KERNEL(multiply_row_f64, double, __m256d, 4, _mm256_setzero_pd, _mm256_broadcast_sd,
+                       _mm256_loadu_pd, _mm256_storeu_pd, _mm256_fmadd_pd, sum_lanes_f64)
+
 /* Zen 3 and Haswell-class caches: 32 KiB L1 (a 256 x 16 float panel of B is 16 KiB), 512 KiB of
  * L2 per core (a 144 x 256 float block of A is 144 KiB), and megabytes of L3 for B's block. */
 static const cg_gemm_kernel_set avx2_kernels = {
@@ -181,14 +261,16 @@ static const cg_gemm_kernel_set avx2_kernels = {
             .mc = 144,
             .nc = 4096,
             .multiply = multiply_f32,
-            .pack = pack_f32},
+            .pack = pack_f32,
+            .multiply_row = multiply_row_f32},
     .f64 = {.mr = TILE_ROWS,
             .nr = 8,
             .kc = 256,
             .mc = 72,
             .nc = 2048,
             .multiply = multiply_f64,
-            .pack = cg_gemm_pack_f64},
+            .pack = cg_gemm_pack_f64,
+            .multiply_row = multiply_row_f64},
 };
 
 const cg_gemm_kernel_set *cg_gemm_avx2_kernels(void) {

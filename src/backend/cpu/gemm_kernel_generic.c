@@ -38,10 +38,47 @@
         }                                                                                          \
     }
 
+/* A row of C: with op(B) = B^T each element is a dot product of two contiguous vectors, summed in
+ * ROW_LANES interleaved partial sums the compiler can keep in vector registers; otherwise rows of
+ * B are added into the row of C, scaled by the elements of x. */
+enum { ROW_LANES = 8 };
+
+#define DEFINE_GENERIC_ROW_KERNEL(name, T)                                                         \
+    static void name(bool trans_b, int64_t n, int64_t k, const void *x_in, const void *b_in,       \
+                     int64_t ldb, void *y_out) {                                                   \
+        const T *x = x_in, *b = b_in;                                                              \
+        T *y = y_out;                                                                              \
+        if (trans_b) {                                                                             \
+            for (int64_t j = 0; j < n; j++) {                                                      \
+                const T *row = b + j * ldb;                                                        \
+                T part[ROW_LANES] = {0}, sum = 0;                                                  \
+                int64_t p = 0;                                                                     \
+                for (; p + ROW_LANES <= k; p += ROW_LANES)                                         \
+                    for (int l = 0; l < ROW_LANES; l++)                                            \
+                        part[l] += x[p + l] * row[p + l];                                          \
+                for (int l = 0; l < ROW_LANES; l++)                                                \
+                    sum += part[l];                                                                \
+                for (; p < k; p++)                                                                 \
+                    sum += x[p] * row[p];                                                          \
+                y[j] = sum;                                                                        \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        for (int64_t j = 0; j < n; j++)                                                            \
+            y[j] = 0;                                                                              \
+        for (int64_t p = 0; p < k; p++) {                                                          \
+            const T x_p = x[p], *row = b + p * ldb;                                                \
+            for (int64_t j = 0; j < n; j++)                                                        \
+                y[j] += x_p * row[j];                                                              \
+        }                                                                                          \
+    }
+
 DEFINE_GENERIC_KERNEL(multiply_f32, float, 4, 8)
 DEFINE_GENERIC_KERNEL(multiply_f64, double, 4, 4)
 DEFINE_GENERIC_PACK(float, f32)
 DEFINE_GENERIC_PACK(double, f64)
+DEFINE_GENERIC_ROW_KERNEL(multiply_row_f32, float)
+DEFINE_GENERIC_ROW_KERNEL(multiply_row_f64, double)
 
 const cg_gemm_kernel_set cg_gemm_generic_kernels = {
     .name = "generic",
@@ -51,12 +88,14 @@ const cg_gemm_kernel_set cg_gemm_generic_kernels = {
             .mc = 128,
             .nc = 4096,
             .multiply = multiply_f32,
-            .pack = cg_gemm_pack_f32},
+            .pack = cg_gemm_pack_f32,
+            .multiply_row = multiply_row_f32},
     .f64 = {.mr = 4,
             .nr = 4,
             .kc = 256,
             .mc = 64,
             .nc = 2048,
             .multiply = multiply_f64,
-            .pack = cg_gemm_pack_f64},
+            .pack = cg_gemm_pack_f64,
+            .multiply_row = multiply_row_f64},
 };
