@@ -119,16 +119,10 @@ static int add_optimizer(checkpoint_parts *parts, const cg_model *model) {
         add_value(parts, "optimizer.positions", "%d", positions) != 0)
         return -1;
     if (positions <= 0) return 0;
-    int64_t *steps = malloc(sizeof(int64_t) * (size_t)positions);
-    if (!steps) {
-        cg_error_set("out of memory");
-        return -1;
-    }
-    for (int i = 0; i < positions; i++)
-        steps[i] = cg_optimizer_state_steps(optimizer, i);
-    int status =
-        add_tensor(parts, "optimizer.steps", cg_from_array(steps, CG_SHAPE(positions), CG_INT64));
-    free(steps);
+    cg_tensor *steps = cg_empty(CG_SHAPE(positions), CG_INT64);
+    for (int i = 0; steps && i < positions; i++)
+        ((int64_t *)cg_tensor_data(steps))[i] = cg_optimizer_state_steps(optimizer, i);
+    int status = add_tensor(parts, "optimizer.steps", steps);
     char name[CG_NAME_MAX + 64];
     for (int i = 0; status == 0 && i < positions; i++) {
         for (int slot = 0; status == 0 && slot < cg_optimizer_state_slots(optimizer); slot++) {
@@ -150,16 +144,10 @@ static int add_history(checkpoint_parts *parts, const cg_history *history) {
         add_value(parts, "history.stop_reason", "%s", cg_history_stop_reason(history)) != 0)
         return -1;
     if (rows == 0) return 0;
-    int64_t *epochs = malloc(sizeof(int64_t) * (size_t)rows);
-    if (!epochs) {
-        cg_error_set("out of memory");
-        return -1;
-    }
-    for (int row = 0; row < rows; row++)
-        epochs[row] = cg_history_epoch_index(history, row);
-    int status =
-        add_tensor(parts, "history.epochs", cg_from_array(epochs, CG_SHAPE(rows), CG_INT64));
-    free(epochs);
+    cg_tensor *epochs = cg_empty(CG_SHAPE(rows), CG_INT64);
+    for (int row = 0; epochs && row < rows; row++)
+        ((int64_t *)cg_tensor_data(epochs))[row] = cg_history_epoch_index(history, row);
+    int status = add_tensor(parts, "history.epochs", epochs);
     char name[CG_NAME_MAX + 32];
     for (int i = 0; status == 0 && i < cg_history_series_count(history); i++) {
         const char *series = cg_history_series_name(history, i);
