@@ -1,20 +1,62 @@
 #!/usr/bin/env bash
 # Data-parallel scaling on one machine: distributed_bench with 1 rank and with 2 ranks (one CPU
-# thread each), then the speed-up of 2 ranks over 1 per model.
-# Usage: bench/distributed_scaling.sh [BUILD_DIR] [distributed_bench options...]
+# thread each), alternately REPEATS times (default 3), then per model the median samples/s of
+# each and the speed-up of the medians. Each run is printed with the load average before it:
+# with two ranks on two cores, any other work on the machine slows the 2-rank runs first.
+# Usage: [REPEATS=N] bench/distributed_scaling.sh [BUILD_DIR] [distributed_bench options...]
 set -euo pipefail
 build=${1:-build}
 shift || true
-# Root in containers and CI; more ranks than cores on small machines.
+repeats=${REPEATS:-3}
+# Root in containers and CI. --oversubscribe lets 2 ranks start on a machine with fewer cores;
+# it does not change the binding where there are enough. The 1-rank run is left unbound, like a
+# plain process; the 2 ranks get OpenMPI's default binding (one core each), as `mpirun -np 2`
+# gives users.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-one=$(mpirun --oversubscribe --bind-to none -np 1 "$build/distributed_bench" "$@")
-two=$(mpirun --oversubscribe --bind-to none -np 2 "$build/distributed_bench" "$@")
-echo "$one"
-echo "$two" | grep -v -e '^| model' -e '^|---'
+runs=""
+for ((repeat = 1; repeat <= repeats; repeat++)); do
+    for ranks in 1 2; do
+        binding=$([ "$ranks" = 1 ] && echo "--bind-to none" || true)
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        # shellcheck disable=SC2086
+        rows=$(mpirun --oversubscribe $binding -np "$ranks" "$build/distributed_bench" "$@" |
+               grep -v -e '^| model' -e '^|---')
+        echo "$rows" | sed "s/\$/ load $load/"
+        runs+="$rows"$'\n'
+    done
+done
 echo
-echo "| model | speed-up of 2 ranks over 1 |"
-echo "|---|---|"
-{ echo "$one"; echo "$two"; } | awk -F'|' '
-    $3 + 0 == 1 { one[$2] = $5; order[n++] = $2 }
-    $3 + 0 == 2 { two[$2] = $5 }
-    END { for (i = 0; i < n; i++) printf "|%s| %.2fx |\n", order[i], two[order[i]] / one[order[i]] }'
+echo "| model | 1 rank samples/s | 2 ranks samples/s | speed-up | communication (2 ranks) |"
+echo "|---|---:|---:|---:|---:|"
+echo -n "$runs" | awk -F'|' '
+    function median(list, count,    sorted, i, j, t) {
+        for (i = 1; i <= count; i++) sorted[i] = list[i]
+        for (i = 2; i <= count; i++)
+            for (j = i; j > 1 && sorted[j - 1] > sorted[j]; j--) {
+                t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t
+            }
+        return count % 2 ? sorted[(count + 1) / 2] : (sorted[count / 2] + sorted[count / 2 + 1]) / 2
+    }
+    {
+        model = $2; ranks = $3 + 0
+        if (!(model in seen)) { seen[model] = 1; order[n++] = model }
+        key = model SUBSEP ranks
+        speed[key, ++count[key]] = $5 + 0
+        if (ranks == 2) { share = $8; sub(/%.*/, "", share); shares[model, count[key]] = share + 0 }
+    }
+    END {
+        for (m = 0; m < n; m++) {
+            model = order[m]
+            for (ranks = 1; ranks <= 2; ranks++) {
+                key = model SUBSEP ranks
+                delete values
+                for (i = 1; i <= count[key]; i++) values[i] = speed[key, i]
+                med[ranks] = median(values, count[key])
+            }
+            key = model SUBSEP 2
+            delete values
+            for (i = 1; i <= count[key]; i++) values[i] = shares[model, i]
+            printf "|%s| %.0f | %.0f | %.2fx | %.1f%% |\n", model, med[1], med[2], med[2] / med[1],
+                median(values, count[key])
+        }
+    }'

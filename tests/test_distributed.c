@@ -12,6 +12,7 @@
 #include "cli_runner.h"
 #include "core/tensor.h"
 #include "distributed/buckets.h"
+#include "distributed/world.h"
 #include "io/loader.h"
 #include "temp_dir.h"
 #include "test.h"
@@ -111,7 +112,8 @@ TEST(distributed_buckets_pack_and_unpack_exactly) {
             total[dtype] += numel;
         }
         bucket_log log = {{0}, {0}, 0};
-        CHECK(cg_buckets_run(tensors, COUNT, bucket_sizes[b], number_elements, &log) == 0);
+        CHECK(cg_buckets_run(tensors, NULL, COUNT, bucket_sizes[b], NULL, number_elements, &log) ==
+              0);
         int64_t position[CG_DTYPE_COUNT] = {0};
         for (int i = 0; i < COUNT; i++) {
             const cg_dtype dtype = (cg_dtype)(i % CG_DTYPE_COUNT);
@@ -139,6 +141,37 @@ TEST(distributed_buckets_pack_and_unpack_exactly) {
         CHECK(log.largest_bytes <= (bucket_sizes[b] > 8 ? bucket_sizes[b] : 8));
         cg_scope_end();
     }
+}
+
+/* Weights multiply each float tensor's elements as they are packed, before the exchange (which
+ * adds the element's position here); a weight of 1 leaves integer tensors as they are. */
+TEST(distributed_buckets_weigh_tensors_as_they_pack) {
+    cg_scope_begin();
+    cg_tensor *tensors[] = {
+        cg_full(CG_SHAPE(5), 3.0, CG_FLOAT32), cg_full(CG_SHAPE(0), 1.0, CG_FLOAT64),
+        cg_full(CG_SHAPE(3), 0.5, CG_FLOAT64), cg_full(CG_SHAPE(2), 7.0, CG_INT32)};
+    const double weights[] = {0.25, 9.0, -2.0, 1.0};
+    bucket_log log = {{0}, {0}, 0};
+    CHECK(cg_buckets_run(tensors, weights, 4, 16, NULL, number_elements, &log) == 0);
+    const double expected[][5] = {
+        {0.75, 1.75, 2.75, 3.75, 4.75}, {0}, {-1.0, 0.0, 1.0}, {7.0, 8.0}};
+    for (int i = 0; i < 4; i++) {
+        double values[5];
+        const int64_t numel = cg_numel(tensors[i]);
+        CHECK(cg_copy_to_array(cg_to_dtype(tensors[i], CG_FLOAT64), values,
+                               sizeof(double) * (size_t)numel) == 0);
+        for (int64_t j = 0; j < numel; j++)
+            CHECK_NEAR(values[j], expected[i][j], 0);
+    }
+    /* In a world of one the weighted sum is each tensor times its weight. */
+    CHECK(cg_distributed_all_reduce_weighted(tensors, weights, 4) == 0);
+    CHECK_NEAR(cg_get(tensors[0], (int64_t[]){4}), 4.75 * 0.25, 0);
+    CHECK_NEAR(cg_get(tensors[2], (int64_t[]){0}), 2.0, 0);
+    CHECK_NEAR(cg_get(tensors[3], (int64_t[]){1}), 8.0, 0);
+    const double integer_weight[] = {1, 1, 1, 0.5};
+    CHECK_ERROR(cg_distributed_all_reduce_weighted(tensors, integer_weight, 4),
+                "a weight other than 1 needs float tensors, but tensor 3 is int32");
+    cg_scope_end();
 }
 
 /* ----- shards ----- */
@@ -250,6 +283,19 @@ TEST(distributed_all_reduce_is_exact_on_two_ranks) {
     if (run.status != 0) test_fail(__FILE__, __LINE__, "the worker said:\n%s", run.output);
     CHECK(run.status == 0);
     CHECK(strstr(run.output, "collectives exact on 2 ranks"));
+#endif
+}
+
+/* Three ranks sum through shared memory in shares that do not split evenly. */
+TEST(distributed_all_reduce_is_exact_on_three_ranks) {
+    const char *skip = mpi_skip_reason();
+    if (skip) SKIP(skip);
+#ifdef CG_MPIEXEC
+    static command_run run;
+    CHECK(run_worker(3, "collectives", &run));
+    if (run.status != 0) test_fail(__FILE__, __LINE__, "the worker said:\n%s", run.output);
+    CHECK(run.status == 0);
+    CHECK(strstr(run.output, "collectives exact on 3 ranks"));
 #endif
 }
 

@@ -16,6 +16,9 @@ typedef struct {
      * bucket exchange (distributed/buckets.h). userdata is unused by the sum and points to the
      * root rank (an int) for the broadcast. 0, or -1 with an error. */
     int (*all_reduce_sum)(void *buffer, int64_t count, cg_dtype dtype, void *userdata);
+    /* Where all_reduce_sum finds its next buffer (up to CG_BUCKET_BYTES) without copying it, or
+     * NULL (the bucket place of distributed/buckets.h). */
+    void *(*sum_place)(void);
     int (*broadcast)(void *buffer, int64_t count, cg_dtype dtype, void *userdata);
     int (*finalize)(void);
     void (*abort)(int code);

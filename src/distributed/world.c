@@ -9,6 +9,7 @@
 #include "core/tensor.h"
 #include "distributed/buckets.h"
 #include "distributed/transport.h"
+#include "distributed/world.h"
 
 static cg_world_place place = {0, 1, 0};
 static const cg_transport *transport; /* NULL in a world of one */
@@ -95,22 +96,51 @@ static bool through_nccl(const cg_tensor *t) {
 #endif
 }
 
-/* Splits the list into the tensors for NCCL and the rest (for the buckets), in order. */
-static int split_by_transport(const char *op, cg_tensor *const *tensors, int count,
-                              cg_tensor ***host, int *host_count, cg_tensor ***gpu,
-                              int *gpu_count) {
-    *host = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
-    *gpu = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
-    if (!*host || !*gpu) {
+/* A list split into the tensors for NCCL and the rest (for the buckets), each in order, with the
+ * host tensors' weights. */
+typedef struct {
+    cg_tensor **host, **gpu;
+    double *host_weights;
+    int host_count, gpu_count;
+} transport_split;
+
+static void split_free(transport_split *split) {
+    free(split->host);
+    free(split->gpu);
+    free(split->host_weights);
+}
+
+/* Tensor t times weight, in place, through the ops of its device: for GPU tensors before NCCL
+ * sums them, and for every tensor in a world of one. */
+static int weigh_in_place(cg_tensor *t, double weight) {
+    if (weight == 1) return 0;
+    cg_scope_begin();
+    const int status = cg_copy_(t, cg_mul_scalar(t, weight));
+    cg_scope_end();
+    return status;
+}
+
+/* Splits the list (weights NULL: all 1); GPU tensors are weighted here, host ones as they are
+ * packed. */
+static int split_by_transport(const char *op, cg_tensor *const *tensors, const double *weights,
+                              int count, transport_split *split) {
+    const size_t capacity = (size_t)count + 1;
+    *split = (transport_split){malloc(sizeof(cg_tensor *) * capacity),
+                               malloc(sizeof(cg_tensor *) * capacity),
+                               malloc(sizeof(double) * capacity), 0, 0};
+    if (!split->host || !split->gpu || !split->host_weights) {
         cg_error_set("%s: out of memory for a list of %d tensors", op, count);
         return -1;
     }
-    *host_count = *gpu_count = 0;
     for (int i = 0; i < count; i++) {
-        if (through_nccl(tensors[i]))
-            (*gpu)[(*gpu_count)++] = tensors[i];
-        else
-            (*host)[(*host_count)++] = tensors[i];
+        const double weight = weights ? weights[i] : 1;
+        if (through_nccl(tensors[i])) {
+            if (weigh_in_place(tensors[i], weight) != 0) return -1;
+            split->gpu[split->gpu_count++] = tensors[i];
+        } else {
+            split->host_weights[split->host_count] = weight;
+            split->host[split->host_count++] = tensors[i];
+        }
     }
     return 0;
 }
@@ -129,15 +159,43 @@ static int average_buffer(void *buffer, int64_t count, cg_dtype dtype, void *use
     return 0;
 }
 
-static int check_mean_dtypes(cg_tensor *const *tensors, int count) {
+/* Float tensors where the reduction needs them: all of them for the mean (weights NULL), those
+ * with a weight other than 1 for a weighted sum. */
+static int check_float_dtypes(const char *op, cg_tensor *const *tensors, const double *weights,
+                              int count) {
     for (int i = 0; i < count; i++)
-        if (tensors[i]->dtype != CG_FLOAT32 && tensors[i]->dtype != CG_FLOAT64) {
-            cg_error_set("cg_distributed_all_reduce: the mean needs float tensors, but tensor %d "
-                         "is %s",
-                         i, cg_dtype_name(tensors[i]->dtype));
+        if ((!weights || weights[i] != 1) && tensors[i]->dtype != CG_FLOAT32 &&
+            tensors[i]->dtype != CG_FLOAT64) {
+            cg_error_set("%s: %s needs float tensors, but tensor %d is %s", op,
+                         weights ? "a weight other than 1" : "the mean", i,
+                         cg_dtype_name(tensors[i]->dtype));
             return -1;
         }
     return 0;
+}
+
+/* The sum (weighted, or the mean) over the ranks: host tensors through the buckets, GPU tensors
+ * through NCCL. */
+static int reduce(const char *op, cg_tensor *const *tensors, const double *weights, int count,
+                  bool mean) {
+    if (place.size == 1) {
+        for (int i = 0; weights && i < count; i++)
+            if (weigh_in_place(tensors[i], weights[i]) != 0) return -1;
+        return 0;
+    }
+    transport_split split;
+    int status = split_by_transport(op, tensors, weights, count, &split);
+    if (status == 0)
+        status = cg_buckets_run(split.host, split.host_weights, split.host_count, CG_BUCKET_BYTES,
+                                /* The mean scales the sums in the buffer, so not in place. */
+                                mean ? NULL : transport->sum_place,
+                                mean ? average_buffer : transport->all_reduce_sum, NULL);
+#ifdef CG_HAVE_NCCL
+    if (status == 0 && split.gpu_count > 0)
+        status = cg_nccl_all_reduce(split.gpu, split.gpu_count, mean, &place, transport);
+#endif
+    split_free(&split);
+    return status;
 }
 
 int cg_distributed_all_reduce(cg_tensor *const *tensors, int count, cg_all_reduce_op op) {
@@ -147,22 +205,20 @@ int cg_distributed_all_reduce(cg_tensor *const *tensors, int count, cg_all_reduc
         cg_error_set("%s: unknown reduction %d", self, (int)op);
         return -1;
     }
-    if (op == CG_ALL_REDUCE_MEAN && check_mean_dtypes(tensors, count) != 0) return -1;
-    if (place.size == 1) return 0;
-    cg_tensor **host = NULL, **gpu = NULL;
-    int host_count = 0, gpu_count = 0;
-    int status = split_by_transport(self, tensors, count, &host, &host_count, &gpu, &gpu_count);
-    if (status == 0)
-        status = cg_buckets_run(
-            host, host_count, CG_BUCKET_BYTES,
-            op == CG_ALL_REDUCE_MEAN ? average_buffer : transport->all_reduce_sum, NULL);
-#ifdef CG_HAVE_NCCL
-    if (status == 0 && gpu_count > 0)
-        status = cg_nccl_all_reduce(gpu, gpu_count, op == CG_ALL_REDUCE_MEAN, &place, transport);
-#endif
-    free(host);
-    free(gpu);
-    return status;
+    if (op == CG_ALL_REDUCE_MEAN && check_float_dtypes(self, tensors, NULL, count) != 0) return -1;
+    return reduce(self, tensors, NULL, count, op == CG_ALL_REDUCE_MEAN);
+}
+
+int cg_distributed_all_reduce_weighted(cg_tensor *const *tensors, const double *weights,
+                                       int count) {
+    const char *self = "cg_distributed_all_reduce_weighted";
+    if (check_list(self, tensors, count) != 0) return -1;
+    if (count > 0 && !weights) {
+        cg_error_set("%s: the weights are NULL", self);
+        return -1;
+    }
+    if (check_float_dtypes(self, tensors, weights, count) != 0) return -1;
+    return reduce(self, tensors, weights, count, false);
 }
 
 int cg_distributed_broadcast(cg_tensor *const *tensors, int count, int root) {
@@ -173,7 +229,7 @@ int cg_distributed_broadcast(cg_tensor *const *tensors, int count, int root) {
         return -1;
     }
     if (place.size == 1) return 0;
-    return cg_buckets_run(tensors, count, CG_BUCKET_BYTES, transport->broadcast, &root);
+    return cg_buckets_run(tensors, NULL, count, CG_BUCKET_BYTES, NULL, transport->broadcast, &root);
 }
 
 void cg_distributed_abort(int code) {

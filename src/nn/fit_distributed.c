@@ -1,9 +1,9 @@
 /* Data-parallel fit: the ranks start from rank 0's weights, each trains on its shard of every
  * global batch, and after each backward pass one all-reduce carries the gradients with a header
  * of per-rank failure flags; batch and epoch ends agree on failures and stop requests the same
- * way. The gradients are reduced after the backward pass, not while it runs: the autograd engine
- * has no hook for a leaf's final gradient. cg_distributed_all_reduce packs the messages into a
- * few large buckets. */
+ * way. Each rank's gradients are weighted by its share of the global batch as they are packed
+ * into the all-reduce's buckets, so the average costs no pass of its own. They are reduced after
+ * the backward pass, not while it runs (docs/distributed.md, "Communication", says why). */
 #include "nn/fit_distributed.h"
 
 #include <stdio.h>
@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "distributed/world.h"
 #include "io/loader.h"
 
 enum { MESSAGE_BYTES = 512 };
@@ -25,11 +26,14 @@ cg_batch_source *cg_fit_shard(cg_batch_source *source) {
 /* After a reduced header whose first world-size values are the ranks' failure flags: 0 when
  * none failed; otherwise -1 with an error naming op, the first failed rank and its message,
  * which that rank sends to the others. */
-static int settle(const char *op, const double *flags) {
+static int settle(const char *op, const cg_tensor *header) {
     const int world = cg_distributed_world_size();
+    const void *flags = cg_tensor_data(header);
     int failed = -1;
     for (int rank = 0; rank < world && failed < 0; rank++)
-        if (flags[rank] != 0) failed = rank;
+        if (header->dtype == CG_FLOAT32 ? ((const float *)flags)[rank] != 0
+                                        : ((const double *)flags)[rank] != 0)
+            failed = rank;
     if (failed < 0) return 0;
     cg_scope_begin();
     cg_tensor *message = cg_zeros(CG_SHAPE(MESSAGE_BYTES), CG_UINT8);
@@ -45,30 +49,44 @@ static int settle(const char *op, const double *flags) {
 }
 
 /* Sums a header of this rank's failure flag (at its rank) and extra values over the ranks, in
- * the same all-reduce as tensors (which are summed too); extra comes back summed. 0, or -1 with
- * an error on every rank when one failed. */
+ * the same all-reduce as tensors, which are summed times weight (in the packing, without a pass
+ * of their own); extra comes back summed. 0, or -1 with an error on every rank when one failed.
+ * Without extra values the header takes the dtype of the first tensor, a gradient's float type,
+ * so that it travels in the same bucket (sums of flags are exact in either). */
 static int agree(const char *op, int status, double *extra, int extra_count,
-                 cg_tensor *const *tensors, int count) {
+                 cg_tensor *const *tensors, int count, double weight) {
     const int world = cg_distributed_world_size();
     cg_scope_begin();
-    cg_tensor *header = cg_zeros(CG_SHAPE(world + extra_count), CG_FLOAT64);
+    const cg_dtype header_dtype =
+        count > 0 && extra_count == 0 && tensors[0]->dtype == CG_FLOAT32 ? CG_FLOAT32 : CG_FLOAT64;
+    cg_tensor *header = cg_zeros(CG_SHAPE(world + extra_count), header_dtype);
     cg_tensor **list = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
+    double *weights = malloc(sizeof(double) * (size_t)(count + 1));
     int result = -1;
-    if (header && list) {
-        double *values = cg_tensor_data(header);
-        values[cg_distributed_rank()] = status != 0;
-        if (extra_count > 0) memcpy(values + world, extra, sizeof(double) * (size_t)extra_count);
+    if (header && list && weights) {
+        void *values = cg_tensor_data(header);
+        if (header_dtype == CG_FLOAT32)
+            ((float *)values)[cg_distributed_rank()] = status != 0;
+        else
+            ((double *)values)[cg_distributed_rank()] = status != 0;
+        if (extra_count > 0)
+            memcpy((double *)values + world, extra, sizeof(double) * (size_t)extra_count);
         list[0] = header;
-        if (count > 0) memcpy(list + 1, tensors, sizeof(cg_tensor *) * (size_t)count);
-        if (cg_distributed_all_reduce(list, count + 1, CG_ALL_REDUCE_SUM) == 0) {
-            if (extra_count > 0)
-                memcpy(extra, values + world, sizeof(double) * (size_t)extra_count);
-            result = settle(op, values);
+        weights[0] = 1;
+        for (int i = 0; i < count; i++) {
+            list[i + 1] = tensors[i];
+            weights[i + 1] = weight;
         }
-    } else if (!list) {
+        if (cg_distributed_all_reduce_weighted(list, weights, count + 1) == 0) {
+            if (extra_count > 0)
+                memcpy(extra, (double *)values + world, sizeof(double) * (size_t)extra_count);
+            result = settle(op, header);
+        }
+    } else if (!list || !weights) {
         cg_error_set("%s: out of memory for the all-reduce of %d tensors", op, count + 1);
     }
     free(list);
+    free(weights);
     cg_scope_end();
     return result;
 }
@@ -110,7 +128,7 @@ static int model_tensors(const char *op, const cg_model *model, cg_model_tensor_
 
 int cg_fit_parallel_begin(const char *op, cg_model *model, int status) {
     if (!cg_fit_parallel()) return status;
-    if (agree(op, status, NULL, 0, NULL, 0) != 0) return -1;
+    if (agree(op, status, NULL, 0, NULL, 0, 1) != 0) return -1;
     tensor_list list;
     status = model_tensors(op, model, collect_tensor, &list);
     if (status == 0) status = cg_distributed_broadcast(list.items, list.count, 0);
@@ -118,19 +136,15 @@ int cg_fit_parallel_begin(const char *op, cg_model *model, int status) {
     return status;
 }
 
-/* Parameter p's gradient times weight, in place; a zero gradient when p has none (an empty
- * shard, or a rank that failed), so that every rank passes the same list to the all-reduce. */
-static cg_tensor *weighted_grad(cg_tensor *p, double weight) {
+/* Parameter p's gradient; a zero gradient when p has none (an empty shard, or a rank that
+ * failed), so that every rank passes the same list to the all-reduce. */
+static cg_tensor *grad_or_zeros(cg_tensor *p) {
     if (!p->grad) {
         cg_tensor *zeros = cg_zeros_on(cg_tensor_shape(p), p->dtype, cg_tensor_device(p));
         if (zeros) cg_tensor_unscope(zeros);
-        return p->grad = zeros;
+        p->grad = zeros;
     }
-    if (weight == 1) return p->grad;
-    cg_scope_begin();
-    const int status = cg_copy_(p->grad, cg_mul_scalar(p->grad, weight));
-    cg_scope_end();
-    return status == 0 ? p->grad : NULL;
+    return p->grad;
 }
 
 int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source *train, int batch,
@@ -159,11 +173,11 @@ int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source 
      * global_samples is the mean over the global batch, whatever the shards' sizes. */
     const double weight = status == 0 ? (double)samples / (double)global_samples : 0;
     for (int i = 0; i < count; i++)
-        if (!(grads[i] = weighted_grad(parameters[i], weight))) {
+        if (!(grads[i] = grad_or_zeros(parameters[i]))) {
             free(grads);
             return -1;
         }
-    status = agree(op, status, NULL, 0, grads, count);
+    status = agree(op, status, NULL, 0, grads, count, weight);
     free(grads);
     return status;
 }
@@ -171,7 +185,7 @@ int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source 
 int cg_fit_parallel_agree_stop(const char *op, int status, cg_train_state *state) {
     if (!cg_fit_parallel()) return status;
     double stops = state->stop_training;
-    if (agree(op, status, &stops, 1, NULL, 0) != 0) return -1;
+    if (agree(op, status, &stops, 1, NULL, 0, 1) != 0) return -1;
     if (stops > 0 && !state->stop_training) {
         state->stop_training = true;
         snprintf(state->stop_reason, sizeof state->stop_reason,
@@ -188,7 +202,7 @@ int cg_fit_parallel_totals(const char *op, int status, cg_metric_totals *totals)
         sums[2 + CG_METRIC_KIND_COUNT + kind] = (double)totals->metric_counts[kind];
     }
     const int count = (int)(sizeof sums / sizeof sums[0]);
-    if (agree(op, status, sums, count, NULL, 0) != 0) return -1;
+    if (agree(op, status, sums, count, NULL, 0, 1) != 0) return -1;
     /* Counts below 2^53 pass through doubles exactly. */
     totals->samples = (int64_t)sums[0];
     totals->loss_sum = sums[1];
