@@ -1,9 +1,13 @@
+/* madvise and MADV_HUGEPAGE */
+#define _DEFAULT_SOURCE
+
 #include "core/alloc.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cgrad.h"
 #include "core/error.h"
@@ -11,6 +15,11 @@
 /* Blocks are rounded up to size classes (four per power of two, so at most 25% is wasted) and
  * kept on one free list per class when returned. */
 enum { ALIGNMENT = 64, CLASSES_PER_OCTAVE = 4, CLASS_COUNT = 64 * CLASSES_PER_OCTAVE };
+/* Blocks of at least LARGE_BLOCK_BYTES start on a huge-page boundary and ask for transparent huge
+ * pages (Linux, where they are enabled "always" or "madvise"): the first touch of a 47 MB data set
+ * then takes 23 page faults instead of 11,500, which were most of the time of reading it. The
+ * cost: up to 2 MiB of a block's last huge page may be resident without being used. */
+enum { HUGE_PAGE_BYTES = 2 << 20, LARGE_BLOCK_BYTES = 8 << 20 };
 
 typedef struct free_block {
     struct free_block *next;
@@ -38,7 +47,13 @@ static int size_class(size_t size, size_t *rounded) {
 
 static void *system_alloc(size_t rounded) {
     if (fail_countdown > 0 && --fail_countdown == 0) return NULL;
-    void *block = aligned_alloc(ALIGNMENT, rounded);
+    const bool large = rounded >= LARGE_BLOCK_BYTES;
+    /* Classes from 8 MiB up are multiples of 2 MiB, as aligned_alloc wants. */
+    void *block = aligned_alloc(large ? HUGE_PAGE_BYTES : ALIGNMENT, rounded);
+#ifdef MADV_HUGEPAGE
+    /* Only a hint: where it fails, the block works with small pages. */
+    if (block && large) madvise(block, rounded, MADV_HUGEPAGE);
+#endif
     if (block) stats.system_allocs++;
     return block;
 }

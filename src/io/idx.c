@@ -19,8 +19,11 @@
 #include "io/dataset.h"
 
 enum { IDX_UNSIGNED_BYTE = 0x08, IDX_MAX_DIMS = 4, IDX_IMAGE_DIMS = 3, IDX_LABEL_DIMS = 1 };
-/* A compressed stream's buffer starts this large and doubles as data arrives. */
+/* A stream that may not hold its declared size is read into a buffer that starts this large and
+ * doubles as data arrives. */
 enum { FIRST_BUFFER_BYTES = 1 << 16, STREAM_BUFFER_BYTES = 1 << 17 };
+/* Deflate expands its input at most 1032-fold (a 258-byte match in 2 bits). */
+enum { DEFLATE_MAX_RATIO = 1032 };
 /* No IDX file we read declares more data than this (1 TiB); it also keeps sizes far from
  * overflowing. */
 static const uint64_t MAX_DATA_BYTES = (uint64_t)1 << 40;
@@ -249,16 +252,25 @@ static bool check_end(const idx_file *file) {
     return true;
 }
 
-/* Reads the data into a new uint8 tensor of the given shape. A raw file's length was checked
- * against the declared size, so its tensor is allocated at once; a compressed stream goes into a
- * buffer that doubles as data arrives, so a small file declaring a huge size fails at its end
- * without having claimed the memory. The last step of the growth is the tensor itself. */
+/* The most data bytes the file can hold, as far as its length tells: a raw file's data after the
+ * header, a compressed file's length times deflate's largest expansion; 0 for a pipe. */
+static uint64_t most_data_bytes(const idx_file *file) {
+    if (!file->regular) return 0;
+    if (file->length_known) return file->length - file->header_bytes;
+    return file->length > MAX_DATA_BYTES ? MAX_DATA_BYTES : file->length * DEFLATE_MAX_RATIO;
+}
+
+/* Reads the data into a new uint8 tensor of the given shape. When the file can hold the declared
+ * size (a raw file's length was checked against it; a compressed file is long enough), the tensor
+ * is allocated at once and the data read straight into it, in one call. Otherwise the data goes
+ * into a buffer that doubles as it arrives, so a small file declaring a huge size fails at its
+ * end without having claimed the memory; the last step of the growth is the tensor itself. */
 static cg_tensor *read_data(const idx_file *file, int ndim, const int64_t *shape) {
     const uint64_t total = file->data_bytes;
     uint8_t *partial = NULL;
     uint64_t filled = 0;
     uint64_t capacity =
-        file->length_known || total < FIRST_BUFFER_BYTES ? total : FIRST_BUFFER_BYTES;
+        total <= most_data_bytes(file) || total < FIRST_BUFFER_BYTES ? total : FIRST_BUFFER_BYTES;
     while (capacity < total) {
         uint8_t *grown = realloc(partial, (size_t)capacity);
         if (!grown) {

@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "core/scope.h"
 #include "core/tensor.h"
+#include "io/byte_scaling.h"
 #include "io/dataset.h"
 
 typedef struct {
@@ -35,8 +36,7 @@ struct cg_loader {
     int64_t sample_numel;        /* features per sample */
     bool shuffle;
     uint64_t seed;
-    float byte_values[256]; /* feature_scale * v for each byte value v */
-    int64_t *order;         /* the current epoch's samples; changed only while the thread idles */
+    int64_t *order; /* the current epoch's samples; changed only while the thread idles */
 
     pthread_t thread;
     pthread_mutex_t lock;
@@ -88,17 +88,14 @@ static void gather_features(const cg_loader *loader, const int64_t *rows, int64_
     const cg_tensor *features = loader->dataset->features;
     const int64_t width = loader->sample_numel;
     const double scale = loader->dataset->feature_scale;
+    if (features->dtype == CG_UINT8) {
+        cg_gather_scaled_bytes(cg_tensor_data(features), width, rows, count, scale, out);
+        return;
+    }
     for (int64_t i = 0; i < count; i++) {
-        float *row = out + i * width;
-        if (features->dtype == CG_UINT8) {
-            const uint8_t *bytes = (const uint8_t *)cg_tensor_data(features) + rows[i] * width;
-            for (int64_t j = 0; j < width; j++)
-                row[j] = loader->byte_values[bytes[j]];
-        } else {
-            const float *values = (const float *)cg_tensor_data(features) + rows[i] * width;
-            for (int64_t j = 0; j < width; j++)
-                row[j] = (float)((double)values[j] * scale);
-        }
+        const float *values = (const float *)cg_tensor_data(features) + rows[i] * width;
+        for (int64_t j = 0; j < width; j++)
+            out[i * width + j] = (float)((double)values[j] * scale);
     }
 }
 
@@ -205,8 +202,6 @@ cg_loader *cg_loader_new(const cg_dataset *dataset, int batch_size, bool shuffle
     loader->shuffle = shuffle;
     loader->seed = seed;
     loader->order = order;
-    for (int v = 0; v < 256; v++)
-        loader->byte_values[v] = (float)((double)v * dataset->feature_scale);
     pthread_mutex_init(&loader->lock, NULL);
     pthread_cond_init(&loader->changed, NULL);
     const int status = pthread_create(&loader->thread, NULL, loader_thread, loader);
