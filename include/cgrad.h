@@ -350,6 +350,27 @@ cg_tensor *cg_argmax(const cg_tensor *x, int dim, bool keepdim);
 /* Like numpy.matmul: 1-D and 2-D operands, and batches whose leading dims broadcast. */
 cg_tensor *cg_matmul(const cg_tensor *a, const cg_tensor *b);
 
+/* The activations of layers and of the fused ops cg_linear and cg_conv2d. */
+typedef enum {
+    CG_ACTIVATION_NONE = 0,
+    CG_ACTIVATION_RELU,
+    CG_ACTIVATION_SIGMOID,
+    CG_ACTIVATION_TANH,
+    CG_ACTIVATION_SOFTMAX,    /* over the last dim */
+    CG_ACTIVATION_LEAKY_RELU, /* negative slope 0.01 */
+    CG_ACTIVATION_GELU,
+    CG_ACTIVATION_COUNT
+} cg_activation;
+
+/* activation(x @ weight^T + bias), as torch.nn.functional.linear followed by the activation: x
+ * (..., in), weight (out, in), bias (out) or NULL; a new tensor (..., out). One op: the bias and
+ * an activation whose derivative follows from its output (none, relu, leaky_relu, sigmoid, tanh)
+ * are applied in one pass over the fresh product and only the output is kept for backward;
+ * softmax and gelu follow as ops of their own. Errors: weight not 2-D, sizes that differ, a bias
+ * not of out values, an unknown activation. */
+cg_tensor *cg_linear(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
+                     cg_activation activation);
+
 /* ---------------------------------------------------------------------------------------------
  * Shape and views (views share data with their input; gradients flow through them)
  * ------------------------------------------------------------------------------------------- */
@@ -411,12 +432,16 @@ typedef struct {
     int padding_h, padding_w;
     bool padding_same;
     int dilation_h, dilation_w;
+    /* Applied to the output (bias included) as cg_linear applies it: fused for none, relu,
+     * leaky_relu, sigmoid and tanh, an op of its own (over the last dim) for softmax and gelu. */
+    cg_activation activation;
 } cg_conv2d_options;
 
 /* 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) of x (N, C, H, W) with
- * weight (F, C, KH, KW), plus bias (F) unless bias is NULL: out (N, F, OH, OW). Errors: operands
- * not 4-D, channel counts that differ, a bias not of F values, a negative stride, padding or
- * dilation, and a (dilated) kernel larger than the padded input. */
+ * weight (F, C, KH, KW), plus bias (F) unless bias is NULL, then options->activation: out (N, F,
+ * OH, OW). Errors: operands not 4-D, channel counts that differ, a bias not of F values, a
+ * negative stride, padding or dilation, an unknown activation, and a (dilated) kernel larger than
+ * the padded input. */
 cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
                      const cg_conv2d_options *options);
 /* The largest element of each kernel_h x kernel_w window of x (N, C, H, W); windows start

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "backend/cpu/gemm.h"
-#include "fixture.h"
+#include "fixture_check.h"
 #include "test.h"
 
 #define GRADCHECK(fn, inputs, count, userdata)                                                     \
@@ -270,22 +270,15 @@ TEST(global_avg_pool2d_gradients_and_values) {
 
 /* ----- against PyTorch ----- */
 
-/* The case's attribute of count values; NULL (and the test failed) when it has none. */
-static const double *attr_values(const fixture_case *fixture, const char *name, int count) {
-    const fixture_attr *attr = fixture_find_attr(fixture, name);
-    if (attr && attr->count == count) return attr->values;
-    test_fail("tests/fixtures/conv.txt", fixture->line, "case %s: no attribute %s of %d values",
-              fixture->name, name, count);
-    return NULL;
-}
-
-static cg_tensor *run_fixture_op(const fixture_case *fixture, cg_tensor *x, cg_tensor *weight,
-                                 cg_tensor *bias) {
+/* The case's op on its inputs. */
+static cg_tensor *run_fixture_op(const char *file, const fixture_case *fixture,
+                                 cg_tensor *const *inputs) {
+    cg_tensor *x = inputs[0];
     if (strcmp(fixture->op, "conv2d") == 0) {
-        const double *stride = attr_values(fixture, "stride", 2);
-        const double *padding = attr_values(fixture, "padding", 2);
-        const double *dilation = attr_values(fixture, "dilation", 2);
-        const double *same = attr_values(fixture, "same", 1);
+        const double *stride = fixture_attr_values(file, fixture, "stride", 2);
+        const double *padding = fixture_attr_values(file, fixture, "padding", 2);
+        const double *dilation = fixture_attr_values(file, fixture, "dilation", 2);
+        const double *same = fixture_attr_values(file, fixture, "same", 1);
         if (!stride || !padding || !dilation || !same) return NULL;
         const cg_conv2d_options options = {
             .stride_h = (int)stride[0],
@@ -296,75 +289,29 @@ static cg_tensor *run_fixture_op(const fixture_case *fixture, cg_tensor *x, cg_t
             .dilation_h = (int)dilation[0],
             .dilation_w = (int)dilation[1],
         };
-        return cg_conv2d(x, weight, bias, &options);
+        return cg_conv2d(x, inputs[1], inputs[2], &options);
     }
-    const double *kernel = attr_values(fixture, "kernel", 2);
-    const double *stride = attr_values(fixture, "stride", 2);
+    const double *kernel = fixture_attr_values(file, fixture, "kernel", 2);
+    const double *stride = fixture_attr_values(file, fixture, "stride", 2);
     if (!kernel || !stride) return NULL;
     const bool max = strcmp(fixture->op, "max_pool2d") == 0;
     if (!max && strcmp(fixture->op, "avg_pool2d") != 0) {
-        test_fail("tests/fixtures/conv.txt", fixture->line, "unknown op %s", fixture->op);
+        test_fail(file, fixture->line, "unknown op %s", fixture->op);
         return NULL;
     }
     return (max ? cg_max_pool2d : cg_avg_pool2d)(x, (int)kernel[0], (int)kernel[1], (int)stride[0],
                                                  (int)stride[1]);
 }
 
-static bool fixture_close(const fixture_case *fixture, cg_dtype dtype, const char *name,
-                          const cg_tensor *actual, double atol) {
-    const cg_tensor *expected = fixture_find_tensor(fixture, name);
-    if (expected && test_tensor_close(actual, expected, atol, 0, __FILE__, __LINE__)) return true;
-    test_fail("tests/fixtures/conv.txt", fixture->line, "case %s (%s): tensor %s %s", fixture->name,
-              cg_dtype_name(dtype), name, expected ? "differs" : "is missing");
-    return false;
-}
-
-/* Runs a case in dtype and compares the output and the gradient of sum(out * w) for every input. */
-static bool check_fixture_case(const fixture_case *fixture, cg_dtype dtype, double atol) {
-    static const char *const input_names[] = {"x", "weight", "bias"};
-    cg_tensor *inputs[3] = {NULL};
-    for (int i = 0; i < 3; i++) {
-        cg_tensor *stored = fixture_find_tensor(fixture, input_names[i]);
-        if (stored) inputs[i] = cg_set_requires_grad(cg_to_dtype(stored, dtype), true);
-    }
-    cg_tensor *out = run_fixture_op(fixture, inputs[0], inputs[1], inputs[2]);
-    if (!fixture_close(fixture, dtype, "out", out, atol)) return false;
-    const cg_tensor *w = fixture_find_tensor(fixture, "w");
-    if (!w || cg_backward_with(out, cg_to_dtype(w, dtype)) != 0) {
-        test_fail("tests/fixtures/conv.txt", fixture->line, "case %s: backward failed: %s",
-                  fixture->name, cg_last_error());
-        return false;
-    }
-    for (int i = 0; i < 3; i++) {
-        char grad_name[32];
-        snprintf(grad_name, sizeof grad_name, "grad_%s", input_names[i]);
-        if (inputs[i] && !fixture_close(fixture, dtype, grad_name, cg_grad(inputs[i]), atol))
-            return false;
-    }
-    return true;
-}
-
 TEST(conv_and_pooling_match_pytorch) {
-    fixture_file *file = fixture_load(test_source_path("tests/fixtures/conv.txt"));
-    CHECK(file != NULL);
-    if (file->case_count == 0) test_fail(__FILE__, __LINE__, "conv.txt has no cases");
-    const cg_dtype dtypes[] = {CG_FLOAT64, CG_FLOAT32};
-    const double atols[] = {1e-10, 1e-4};
     /* The built-in matrix product too, when a BLAS would otherwise do the work. */
     const int gemm_variants = cg_gemm_has_blas() ? 2 : 1;
     bool ok = true;
     for (int builtin = 0; ok && builtin < gemm_variants; builtin++) {
         const bool previous = cg_gemm_force_builtin(builtin == 1);
-        for (int i = 0; ok && i < file->case_count; i++) {
-            for (int d = 0; ok && d < 2; d++) {
-                cg_scope_begin();
-                ok = check_fixture_case(&file->cases[i], dtypes[d], atols[d]);
-                cg_scope_end();
-            }
-        }
+        ok = fixture_check_op_cases("tests/fixtures/conv.txt", run_fixture_op);
         cg_gemm_force_builtin(previous);
     }
-    fixture_free(file);
 }
 
 /* ----- shapes and padding ----- */

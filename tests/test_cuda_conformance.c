@@ -265,6 +265,28 @@ static void suite_matmul(cg_device device) {
     cg_scope_end();
 }
 
+/* The fused product: the activation follows the bias in the backend's epilogue kernel. */
+static cg_tensor *apply_linear(cg_tensor *const *in, const void *params) {
+    return cg_linear(in[0], in[1], in[2], *(const cg_activation *)params);
+}
+
+static void suite_linear(cg_device device) {
+    static const cg_activation activations[] = {CG_ACTIVATION_NONE,       CG_ACTIVATION_RELU,
+                                                CG_ACTIVATION_LEAKY_RELU, CG_ACTIVATION_SIGMOID,
+                                                CG_ACTIVATION_TANH,       CG_ACTIVATION_GELU};
+    for (size_t a = 0; a < sizeof activations / sizeof activations[0]; a++) {
+        char what[64];
+        cg_scope_begin();
+        cg_tensor *in[3] = {normal(CG_SHAPE(33, 70)), normal(CG_SHAPE(20, 70)),
+                            normal(CG_SHAPE(20))};
+        snprintf(what, sizeof what, "linear with %s", cg_activation_name(activations[a]));
+        const bool ok = conformance_agree(device, what, apply_linear, &activations[a], in, 3, true,
+                                          conformance_summing(70 * 8));
+        cg_scope_end();
+        if (!ok) return;
+    }
+}
+
 /* ----- softmax and losses ----- */
 
 typedef struct {
@@ -386,6 +408,8 @@ static void suite_convolution(cg_device device) {
         {.stride_h = 2, .stride_w = 1, .padding_h = 1, .padding_w = 0},
         {.dilation_h = 1, .dilation_w = 2, .padding_same = true},
         {.padding_same = true},
+        {.padding_h = 1, .padding_w = 1, .activation = CG_ACTIVATION_RELU},
+        {.stride_h = 2, .stride_w = 2, .activation = CG_ACTIVATION_TANH},
     };
     for (size_t o = 0; o < sizeof options / sizeof options[0]; o++) {
         cg_scope_begin();
@@ -803,6 +827,7 @@ static const struct {
     {"unary", suite_unary},
     {"reductions", suite_reductions},
     {"matmul", suite_matmul},
+    {"linear", suite_linear},
     {"softmax and losses", suite_softmax_and_losses},
     {"indexing", suite_indexing},
     {"dropout", suite_dropout},
@@ -825,6 +850,7 @@ GPU_TEST(where)
 GPU_TEST(unary)
 GPU_TEST(reductions)
 GPU_TEST(matmul)
+GPU_TEST(linear)
 GPU_TEST(softmax_and_losses)
 GPU_TEST(indexing)
 GPU_TEST(dropout)

@@ -28,16 +28,8 @@ typedef struct cg_fit_context cg_fit_context;
  * Activations
  * ------------------------------------------------------------------------------------------- */
 
-typedef enum {
-    CG_ACTIVATION_NONE = 0,
-    CG_ACTIVATION_RELU,
-    CG_ACTIVATION_SIGMOID,
-    CG_ACTIVATION_TANH,
-    CG_ACTIVATION_SOFTMAX, /* over the last dim */
-    CG_ACTIVATION_LEAKY_RELU, /* negative slope 0.01 */
-    CG_ACTIVATION_GELU,
-    CG_ACTIVATION_COUNT
-} cg_activation;
+/* cg_activation, the enum of activations, is declared in cgrad.h: cg_linear and cg_conv2d take
+ * it too. */
 
 /* Applies an activation (a new tensor; NONE gives an alias of x). */
 cg_tensor *cg_activate(const cg_tensor *x, cg_activation activation);

@@ -105,9 +105,9 @@ static bool accumulate(cg_tensor **slot, cg_tensor *grad) {
     return true;
 }
 
-/* True when grad is a dense tensor that nothing but the engine can reach: no scope, caller or
- * other view holds it or its storage, so it can become a leaf's .grad without a copy. */
-static bool unshared(const cg_tensor *grad) {
+/* Nothing but the engine reaches it, so it can become a leaf's .grad without a copy, or a
+ * backward rule's result in place. */
+bool cg_gradient_unshared(const cg_tensor *grad) {
     return grad->refcount == 1 && grad->storage->refcount == 1 && grad->scope_depth == 0 &&
            !grad->requires_grad && grad->offset == 0 && cg_tensor_is_contiguous(grad) &&
            grad->storage->nbytes ==
@@ -116,7 +116,7 @@ static bool unshared(const cg_tensor *grad) {
 
 static bool accumulate_leaf(cg_tensor *leaf, cg_tensor *grad) {
     if (leaf->grad) return cg_add_scaled_(leaf->grad, grad, 1.0) == 0;
-    if (unshared(grad)) {
+    if (cg_gradient_unshared(grad)) {
         leaf->grad = cg_tensor_incref(grad);
         return true;
     }

@@ -51,6 +51,11 @@ void cg_node_save(cg_node *node, cg_tensor *t);
 /* Drops the node and its references. */
 void cg_node_free(cg_node *node);
 
+/* True when grad is a dense tensor that nothing but the backward engine can reach (no scope,
+ * caller or other view holds it or its storage): a backward rule given such a grad_output may
+ * overwrite it. */
+bool cg_gradient_unshared(const cg_tensor *grad);
+
 /* The gradient of a broadcast operand: sums grad over the dims in which shape was expanded. */
 cg_tensor *cg_sum_to_shape(const cg_tensor *grad, int ndim, const int64_t *shape);
 

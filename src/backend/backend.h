@@ -45,6 +45,7 @@ typedef enum {
     CG_UNARY_ADD_SCALAR, /* params: addend */
     CG_UNARY_MUL_SCALAR, /* params: factor */
     CG_UNARY_POW_SCALAR, /* params: exponent */
+    CG_UNARY_IDENTITY,   /* x itself: the epilogue of a product that has no activation */
     CG_UNARY_COUNT
 } cg_unary_op;
 
@@ -127,9 +128,16 @@ struct cg_backend {
 
     /* out = op(x); same shape; out contiguous. */
     int (*unary)(cg_unary_op op, const double *params, const cg_tensor *x, cg_tensor *out);
-    /* grad_x = grad_out * op'(x), given x, the forward output y and grad_out (same shape). */
+    /* grad_x = grad_out * op'(x), given x, the forward output y and grad_out (same shape);
+     * grad_x may be grad_out itself. */
     int (*unary_backward)(cg_unary_op op, const double *params, const cg_tensor *x,
                           const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
+    /* The epilogue of a product, in place: out (contiguous, viewed as rows x channels x inner)
+     * = op(out + bias[channel]), bias (channels values, contiguous) skipped when NULL; op is
+     * CG_UNARY_IDENTITY or an activation whose derivative follows from its output (relu,
+     * leaky_relu, sigmoid, tanh). */
+    int (*bias_activation)(cg_tensor *out, const cg_tensor *bias, int64_t channels, int64_t inner,
+                           cg_unary_op op, const double *params);
     /* out = a op b; same shape; out may be a strided view and may alias a. */
     int (*binary)(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
     /* out = cond != 0 ? a : b; same shape. */
@@ -179,6 +187,10 @@ struct cg_backend {
      * plane (the first one on a tie). */
     int (*max_pool2d)(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
                       cg_tensor *indices);
+    /* grad_x (the pooled input's shape, overwritten) = grad_out (out's shape) added at the
+     * positions indices (max_pool2d's) give in each plane, zero elsewhere; all contiguous. */
+    int (*max_pool2d_backward)(const cg_tensor *grad_out, const cg_tensor *indices,
+                               const cg_window2d *window, cg_tensor *grad_x);
 };
 
 /* The backend that runs kernels for device; NULL with an error when it is not built in or the

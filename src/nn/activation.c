@@ -3,10 +3,8 @@
 
 #include "core/error.h"
 #include "nn/nn_internal.h"
+#include "ops/epilogue.h"
 #include "ops/ops.h"
-
-/* PyTorch's and Keras's default negative slope. */
-static const double LEAKY_RELU_SLOPE = 0.01;
 
 static const char *const ACTIVATION_NAMES[CG_ACTIVATION_COUNT] = {
     [CG_ACTIVATION_NONE] = "none",       [CG_ACTIVATION_RELU] = "relu",
@@ -23,7 +21,7 @@ cg_tensor *cg_activate(const cg_tensor *x, cg_activation activation) {
     case CG_ACTIVATION_SIGMOID: return cg_sigmoid(x);
     case CG_ACTIVATION_TANH: return cg_tanh(x);
     case CG_ACTIVATION_SOFTMAX: return cg_softmax(x, -1);
-    case CG_ACTIVATION_LEAKY_RELU: return cg_leaky_relu(x, LEAKY_RELU_SLOPE);
+    case CG_ACTIVATION_LEAKY_RELU: return cg_leaky_relu(x, CG_LEAKY_RELU_SLOPE);
     case CG_ACTIVATION_GELU: return cg_gelu(x);
     case CG_ACTIVATION_COUNT: break;
     }

@@ -58,16 +58,13 @@ static int conv2d_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_
 static cg_tensor *conv2d_forward(cg_layer *layer, const cg_tensor *x, bool training) {
     (void)training;
     const conv2d_state *state = layer->state;
+    /* The activation is fused into the convolution: one tensor of the output's size, not two. */
     const cg_conv2d_options options = {.stride_h = state->options.stride,
                                        .stride_w = state->options.stride,
-                                       .padding_same = state->options.padding_same};
-    cg_scope_begin();
-    cg_tensor *y =
-        cg_conv2d(x, cg_layer_tensor(layer, "weight"),
-                  state->options.no_bias ? NULL : cg_layer_tensor(layer, "bias"), &options);
-    cg_tensor *result = cg_keep(cg_activate(y, state->options.activation));
-    cg_scope_end();
-    return result;
+                                       .padding_same = state->options.padding_same,
+                                       .activation = state->options.activation};
+    return cg_conv2d(x, cg_layer_tensor(layer, "weight"),
+                     state->options.no_bias ? NULL : cg_layer_tensor(layer, "bias"), &options);
 }
 
 static int conv2d_config(const cg_layer *layer, char *buffer, size_t size) {

@@ -36,12 +36,10 @@ static int dense_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_s
 static cg_tensor *dense_forward(cg_layer *layer, const cg_tensor *x, bool training) {
     (void)training;
     const dense_state *state = layer->state;
-    cg_scope_begin();
-    cg_tensor *y = cg_matmul(x, cg_transpose(cg_layer_tensor(layer, "weight"), 0, 1));
-    if (!state->options.no_bias) y = cg_add(y, cg_layer_tensor(layer, "bias"));
-    cg_tensor *result = cg_keep(cg_activate(y, state->options.activation));
-    cg_scope_end();
-    return result;
+    /* One fused op: the product, the bias and the activation make one tensor, not three. */
+    return cg_linear(x, cg_layer_tensor(layer, "weight"),
+                     state->options.no_bias ? NULL : cg_layer_tensor(layer, "bias"),
+                     state->options.activation);
 }
 
 static int dense_config(const cg_layer *layer, char *buffer, size_t size) {

@@ -1,7 +1,8 @@
 /* Convolution and pooling over NCHW tensors. conv2d runs on the backend's im2col kernels; max
- * pooling keeps where each window's maximum lies, so its backward pass is a scatter_add; average
- * pooling is a convolution of every channel on its own with a constant kernel, so it shares
+ * pooling keeps where each window's maximum lies, for its backward kernel to put the gradient back;
+ * average pooling is a convolution of every channel on its own with a constant kernel, so it shares
  * conv2d's kernels and backward rule; global average pooling is a mean. */
+#include "ops/epilogue.h"
 #include "ops/ops.h"
 
 static int64_t dilated_extent(int64_t kernel, int64_t dilation) {
@@ -67,6 +68,10 @@ static bool check_conv_options(const cg_conv2d_options *o) {
                      o->padding_h, o->padding_w);
         return false;
     }
+    if ((unsigned)o->activation >= CG_ACTIVATION_COUNT) {
+        cg_error_set("conv2d: unknown activation %d", (int)o->activation);
+        return false;
+    }
     return true;
 }
 
@@ -123,8 +128,9 @@ static bool check_conv_operands(const cg_tensor *x, const cg_tensor *weight,
     return true;
 }
 
-/* The node keeps the geometry that the shapes of x (input 0) and weight (input 1) do not give. */
-enum { SAVED_STRIDE = 0, SAVED_PAD = 2, SAVED_DILATION = 4, SAVED_OUT = 6 };
+/* The node keeps the geometry that the shapes of x (input 0) and weight (input 1) do not give,
+ * and the fused activation's op. */
+enum { SAVED_STRIDE = 0, SAVED_PAD = 2, SAVED_DILATION = 4, SAVED_OUT = 6, SAVED_EPILOGUE = 8 };
 
 static void save_conv_window(cg_node *node, const cg_window2d *w) {
     int64_t *saved = node->params.ints;
@@ -175,11 +181,11 @@ static cg_tensor *bias_gradient(const cg_tensor *grad_out) {
 
 static int conv2d_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                            cg_tensor **grads) {
-    (void)out;
     cg_tensor *x = node->inputs[0], *weight = node->inputs[1];
     const cg_backend *backend = cg_tensor_backend(x);
     const cg_window2d w = saved_conv_window(node);
-    cg_tensor *grad_out = cg_contiguous(g);
+    /* The fused activation's derivative first, from the output: the gradient of the convolution. */
+    cg_tensor *grad_out = cg_contiguous(cg_epilogue_gradient(node, SAVED_EPILOGUE, out, g));
     if (!grad_out) return -1;
     if (x->requires_grad) {
         grads[0] = cg_empty_like(x);
@@ -204,6 +210,9 @@ cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tenso
     if (!x || !weight) return NULL;
     cg_window2d w;
     if (!check_conv_operands(x, weight, bias) || !conv_window(x, weight, options, &w)) return NULL;
+    const cg_activation activation = options ? options->activation : CG_ACTIVATION_NONE;
+    cg_epilogue epilogue;
+    const bool fused = cg_epilogue_of(activation, &epilogue);
     cg_scope_begin();
     const int count = bias ? 3 : 2;
     cg_tensor *inputs[3] = {cg_contiguous(x), cg_contiguous(weight),
@@ -212,17 +221,23 @@ cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tenso
     if (inputs[0] && inputs[1] && (!bias || inputs[2])) {
         const int64_t shape[4] = {w.batch, weight->shape[0], w.out_height, w.out_width};
         out = cg_new_like_shape(x, 4, shape, x->dtype);
+        /* The kernel adds the bias while each sample's output is in cache; the activation
+         * follows in one pass. */
         if (out &&
-            cg_tensor_backend(x)->conv2d_forward(inputs[0], inputs[1], inputs[2], &w, out) != 0)
+            (cg_tensor_backend(x)->conv2d_forward(inputs[0], inputs[1], inputs[2], &w, out) != 0 ||
+             cg_epilogue_apply(&epilogue, out, NULL, shape[1], w.out_height * w.out_width) != 0))
             out = NULL;
     }
     if (out && cg_needs_grad(inputs, count)) {
         cg_node *node = cg_node_attach(out, &conv2d_op, inputs, count);
-        if (node)
+        if (node) {
             save_conv_window(node, &w);
-        else
+            cg_epilogue_save(node, SAVED_EPILOGUE, &epilogue);
+        } else {
             out = NULL;
+        }
     }
+    if (out && !fused) out = cg_activate(out, activation);
     out = cg_keep(out);
     cg_scope_end();
     return out;
@@ -257,20 +272,40 @@ static bool pool_window(const char *op, const cg_tensor *x, int kernel_h, int ke
     return window_output(op, x, w, 0, 0);
 }
 
-/* The gradient goes to where each window's maximum was: a scatter_add of grad_out into the
- * input's planes at the saved positions. */
+/* The node of a max pooling keeps its kernel and stride; the input (input 0) and the indices
+ * (saved 0) give the rest of its window. */
+enum { SAVED_POOL_KERNEL = 0, SAVED_POOL_STRIDE = 2 };
+
+static void save_pool_window(cg_node *node, const cg_window2d *w) {
+    int64_t *saved = node->params.ints;
+    saved[SAVED_POOL_KERNEL] = w->kernel_height;
+    saved[SAVED_POOL_KERNEL + 1] = w->kernel_width;
+    saved[SAVED_POOL_STRIDE] = w->stride_h;
+    saved[SAVED_POOL_STRIDE + 1] = w->stride_w;
+}
+
+/* The gradient goes to where each window's maximum was. */
 static int max_pool2d_backward(const cg_node *node, const cg_tensor *out, const cg_tensor *g,
                                cg_tensor **grads) {
     (void)out;
     const cg_tensor *x = node->inputs[0], *indices = node->saved[0];
-    const cg_shape planes = CG_SHAPE(x->shape[0], x->shape[1], x->shape[2] * x->shape[3]);
-    const cg_shape windows =
-        CG_SHAPE(x->shape[0], x->shape[1], indices->shape[2] * indices->shape[3]);
-    cg_tensor *grad = cg_zeros_like(x);
-    cg_tensor *target = cg_view(grad, planes);
-    cg_tensor *index = cg_reshape(indices, windows), *source = cg_reshape(g, windows);
-    if (!target || !index || !source ||
-        cg_tensor_backend(x)->scatter_add(target, 2, index, source) != 0)
+    const int64_t *saved = node->params.ints;
+    const cg_window2d w = {.batch = x->shape[0],
+                           .channels = x->shape[1],
+                           .height = x->shape[2],
+                           .width = x->shape[3],
+                           .kernel_height = saved[SAVED_POOL_KERNEL],
+                           .kernel_width = saved[SAVED_POOL_KERNEL + 1],
+                           .stride_h = saved[SAVED_POOL_STRIDE],
+                           .stride_w = saved[SAVED_POOL_STRIDE + 1],
+                           .dilation_h = 1,
+                           .dilation_w = 1,
+                           .out_height = indices->shape[2],
+                           .out_width = indices->shape[3]};
+    cg_tensor *grad_out = cg_contiguous(g);
+    cg_tensor *grad = cg_empty_like(x);
+    if (!grad_out || !grad ||
+        cg_tensor_backend(x)->max_pool2d_backward(grad_out, indices, &w, grad) != 0)
         return -1;
     grads[0] = grad;
     return 0;
@@ -293,9 +328,10 @@ cg_tensor *cg_max_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int str
         out = NULL;
     if (out && cg_needs_grad(&input, 1)) {
         cg_node *node = cg_node_attach(out, &max_pool2d_op, &input, 1);
-        if (node)
+        if (node) {
             cg_node_save(node, indices);
-        else
+            save_pool_window(node, &w);
+        } else
             out = NULL;
     }
     out = cg_keep(out);

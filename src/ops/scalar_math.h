@@ -38,6 +38,7 @@
         case CG_UNARY_ADD_SCALAR: return x + p0;                                                   \
         case CG_UNARY_MUL_SCALAR: return x * p0;                                                   \
         case CG_UNARY_POW_SCALAR: return pow(x, p0);                                               \
+        case CG_UNARY_IDENTITY: return x;                                                          \
         default: return x;                                                                         \
         }                                                                                          \
     }                                                                                              \
@@ -63,6 +64,7 @@
         case CG_UNARY_ADD_SCALAR: return (T)1;                                                     \
         case CG_UNARY_MUL_SCALAR: return p0;                                                       \
         case CG_UNARY_POW_SCALAR: return p0 * pow(x, p0 - (T)1);                                   \
+        case CG_UNARY_IDENTITY: return (T)1;                                                       \
         default: return (T)0;                                                                      \
         }                                                                                          \
     }

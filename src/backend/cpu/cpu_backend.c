@@ -18,6 +18,7 @@ const cg_backend cg_cpu_backend = {
     .random = cg_cpu_random,
     .unary = cg_cpu_unary,
     .unary_backward = cg_cpu_unary_backward,
+    .bias_activation = cg_cpu_bias_activation,
     .binary = cg_cpu_binary,
     .where = cg_cpu_where,
     .reduce = cg_cpu_reduce,
@@ -33,6 +34,7 @@ const cg_backend cg_cpu_backend = {
     .conv2d_backward_input = cg_cpu_conv2d_backward_input,
     .conv2d_backward_weight = cg_cpu_conv2d_backward_weight,
     .max_pool2d = cg_cpu_max_pool2d,
+    .max_pool2d_backward = cg_cpu_max_pool2d_backward,
 };
 
 void cg_cpu_loop_over(cg_strided_loop *loop, const cg_tensor *first, int count,

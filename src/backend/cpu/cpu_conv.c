@@ -8,14 +8,15 @@
  * The batch is split into at most one chunk per thread (fewer when the work is small), each with
  * its own scratch from the caching allocator, so the unfolded matrix of a sample stays in cache
  * between the unfolding and the product. Inside a chunk the built-in gemm runs on the chunk's
- * thread. Each chunk sums its own share of the weight gradient and the shares are added in chunk
- * order, so the result depends on the thread count only, never on timing.
- *
- * Max pooling walks its windows directly, with the bounds checks confined to the windows at the
- * edges, split across threads by planes. */
+ * thread. With fewer samples than threads (predicting one sample), the forward pass cuts each
+ * sample's output rows into bands, unfolded and multiplied on their own, so one sample's
+ * convolution spreads over the threads too. Each chunk sums its own share of the weight gradient
+ * and the shares are added in chunk order, so the result depends on the thread count only, never on
+ * timing. */
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_window.h"
 #include "backend/cpu/gemm.h"
 #include "cgrad.h"
 #include "core/alloc.h"
@@ -25,19 +26,10 @@
 #define GEMM_float cg_gemm_builtin_f32
 #define GEMM_double cg_gemm_builtin_f64
 
-/* The fewest multiply-adds (or compared elements) worth a chunk on a thread of its own. */
-enum { MIN_WORK_PER_CHUNK = 1 << 18 };
-
-/* The outputs [*first, *last) of a line of count outputs whose input index
- * output * stride + offset lies inside [0, size): the ones that read no padding. */
-static void inside_range(int64_t count, int64_t stride, int64_t offset, int64_t size,
-                         int64_t *first, int64_t *last) {
-    int64_t low = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-    int64_t high = size - offset <= 0 ? 0 : (size - 1 - offset) / stride + 1;
-    if (high > count) high = count;
-    *first = low < high ? low : high;
-    *last = high;
-}
+/* The fewest multiply-adds worth a chunk on a thread of its own: small enough that the first
+ * convolution of a small network (32 filters of 3x3 over 28x28) splits across two threads when
+ * predicting one sample, where latency counts. */
+enum { MIN_WORK_PER_CHUNK = 1 << 16 };
 
 static int64_t taps(const cg_window2d *w) {
     return w->channels * w->kernel_height * w->kernel_width;
@@ -69,34 +61,46 @@ static void chunk_items(int64_t items, int64_t chunks, int64_t chunk, int64_t *f
 typedef struct {
     const cg_window2d *w;
     int64_t filters, chunks, stride;
+    int64_t bands; /* the forward pass's items: bands of output rows per sample */
     const void *input, *matrix, *bias;
     void *output, *scratch;
 } conv_job;
 
+/* The output rows [first, last) of a sample that a pass unfolds. */
+typedef struct {
+    int64_t first, last;
+} output_rows;
+
 /* Per dtype T:
- * unfold moves one sample between its image (C x H x W) and its unfolded matrix (taps rows,
- * positions columns): with to_cols the taps are copied into the matrix, padding as zeros
- * (im2col); otherwise the matrix is added onto the image (col2im).
+ * unfold moves one sample between its image (C x H x W) and its unfolded matrix (taps rows, the
+ * positions of output rows [rows->first, rows->last) columns): with to_cols the taps are copied
+ * into the matrix, padding as zeros (im2col); otherwise the matrix is added onto the image
+ * (col2im).
  * forward_##T, backward_input_##T and backward_weight_##T run chunks [begin, end) of a conv_job. */
 #define DEFINE_CONV_KERNELS(T)                                                                     \
-    static void unfold_##T(const cg_window2d *w, T *image, T *cols, bool to_cols) {                \
+    static void unfold_##T(const cg_window2d *w, T *image, T *cols, bool to_cols,                  \
+                           const output_rows *rows) {                                              \
         const int64_t out_h = w->out_height, out_w = w->out_width;                                 \
         const int64_t sh = w->stride_h, sw = w->stride_w;                                          \
+        const int64_t band = (rows->last - rows->first) * out_w;                                   \
         T *row = cols;                                                                             \
         for (int64_t c = 0; c < w->channels; c++)                                                  \
             for (int64_t kh = 0; kh < w->kernel_height; kh++)                                      \
-                for (int64_t kw = 0; kw < w->kernel_width; kw++, row += out_h * out_w) {           \
+                for (int64_t kw = 0; kw < w->kernel_width; kw++, row += band) {                    \
                     const int64_t row_offset = kh * w->dilation_h - w->pad_top;                    \
                     const int64_t col_offset = kw * w->dilation_w - w->pad_left;                   \
                     int64_t oh0, oh1, ow0, ow1;                                                    \
-                    inside_range(out_h, sh, row_offset, w->height, &oh0, &oh1);                    \
-                    inside_range(out_w, sw, col_offset, w->width, &ow0, &ow1);                     \
+                    cg_cpu_inside_range(out_h, sh, row_offset, w->height, &oh0, &oh1);             \
+                    cg_cpu_inside_range(out_w, sw, col_offset, w->width, &ow0, &ow1);              \
                     /* A tap that reads padding anywhere starts from zeros. */                     \
-                    if (to_cols && (oh0 > 0 || oh1 < out_h || ow0 > 0 || ow1 < out_w))             \
-                        memset(row, 0, sizeof(T) * (size_t)(out_h * out_w));                       \
+                    if (to_cols &&                                                                 \
+                        (oh0 > rows->first || oh1 < rows->last || ow0 > 0 || ow1 < out_w))         \
+                        memset(row, 0, sizeof(T) * (size_t)band);                                  \
+                    if (oh0 < rows->first) oh0 = rows->first;                                      \
+                    if (oh1 > rows->last) oh1 = rows->last;                                        \
                     const int64_t count = ow1 - ow0;                                               \
                     for (int64_t oh = oh0; count > 0 && oh < oh1; oh++) {                          \
-                        T *restrict segment = row + oh * out_w + ow0;                              \
+                        T *restrict segment = row + (oh - rows->first) * out_w + ow0;              \
                         T *restrict pixels = image +                                               \
                                              (c * w->height + oh * sh + row_offset) * w->width +   \
                                              col_offset + ow0 * sw;                                \
@@ -112,7 +116,7 @@ typedef struct {
                 }                                                                                  \
     }                                                                                              \
                                                                                                    \
-    /* out = weight cols + bias, per sample. */                                                    \
+    /* out = weight cols + bias, per band of output rows of a sample. */                           \
     static void forward_##T(int64_t begin, int64_t end, void *ctx) {                               \
         const conv_job *job = ctx;                                                                 \
         const cg_window2d *w = job->w;                                                             \
@@ -121,13 +125,18 @@ typedef struct {
         for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
             T *cols = (T *)job->scratch + chunk * job->stride;                                     \
             int64_t first, last;                                                                   \
-            chunk_items(w->batch, job->chunks, chunk, &first, &last);                              \
-            for (int64_t n = first; n < last; n++) {                                               \
-                T *out = (T *)job->output + n * f * p;                                             \
-                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true);                    \
-                GEMM_##T(false, false, f, p, k, weights, k, cols, p, out, p);                      \
+            chunk_items(w->batch * job->bands, job->chunks, chunk, &first, &last);                 \
+            for (int64_t item = first; item < last; item++) {                                      \
+                const int64_t n = item / job->bands;                                               \
+                output_rows rows;                                                                  \
+                chunk_items(w->out_height, job->bands, item % job->bands, &rows.first,             \
+                            &rows.last);                                                           \
+                const int64_t band = (rows.last - rows.first) * w->out_width;                      \
+                T *out = (T *)job->output + n * f * p + rows.first * w->out_width;                 \
+                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true, &rows);             \
+                GEMM_##T(false, false, f, band, k, weights, k, cols, band, out, p);                \
                 for (int64_t i = 0; biases && i < f; i++)                                          \
-                    for (int64_t j = 0; j < p; j++)                                                \
+                    for (int64_t j = 0; j < band; j++)                                             \
                         out[i * p + j] += biases[i];                                               \
             }                                                                                      \
         }                                                                                          \
@@ -138,6 +147,7 @@ typedef struct {
         const conv_job *job = ctx;                                                                 \
         const cg_window2d *w = job->w;                                                             \
         const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
+        const output_rows all_rows = {0, w->out_height};                                           \
         for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
             T *cols = (T *)job->scratch + chunk * job->stride;                                     \
             int64_t first, last;                                                                   \
@@ -147,7 +157,7 @@ typedef struct {
                 GEMM_##T(true, false, k, p, f, job->matrix, k, (const T *)job->input + n * f * p,  \
                          p, cols, p);                                                              \
                 memset(image, 0, sizeof(T) * (size_t)image_size(w));                               \
-                unfold_##T(w, image, cols, false);                                                 \
+                unfold_##T(w, image, cols, false, &all_rows);                                      \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -158,13 +168,14 @@ typedef struct {
         const conv_job *job = ctx;                                                                 \
         const cg_window2d *w = job->w;                                                             \
         const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
+        const output_rows all_rows = {0, w->out_height};                                           \
         for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
             T *cols = (T *)job->scratch + chunk * job->stride, *product = cols + k * p;            \
             T *share = chunk == 0 ? job->output : product + f * k;                                 \
             int64_t first, last;                                                                   \
             chunk_items(w->batch, job->chunks, chunk, &first, &last);                              \
             for (int64_t n = first; n < last; n++) {                                               \
-                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true);                    \
+                unfold_##T(w, (T *)job->input + n * image_size(w), cols, true, &all_rows);         \
                 /* The gemm overwrites its output: the first sample writes the share itself. */    \
                 T *target = n == first ? share : product;                                          \
                 GEMM_##T(false, true, f, k, p, (const T *)job->matrix + n * f * p, p, cols, p,     \
@@ -198,7 +209,7 @@ static int run_conv_job(conv_job *job, cg_dtype dtype, bool shares,
                         void (*pass)(int64_t, int64_t, void *)) {
     const cg_window2d *w = job->w;
     const int64_t k = taps(w), p = positions(w), size = shares ? job->filters * k : 0;
-    job->chunks = chunk_count(w->batch, job->filters * k * p);
+    job->chunks = chunk_count(w->batch * job->bands, job->filters * k * p / job->bands);
     /* Whole cache lines per chunk, so that threads do not share one. */
     const int64_t line = 64 / (int64_t)cg_dtype_size(dtype);
     job->stride = (k * p + 2 * size + line - 1) / line * line;
@@ -214,8 +225,14 @@ static int run_conv_job(conv_job *job, cg_dtype dtype, bool shares,
 
 int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
                           const cg_window2d *w, cg_tensor *out) {
+    /* Fewer samples than threads: each sample's output rows are cut into bands, so that a
+     * single sample's convolution also spreads over the threads. */
+    const int64_t threads = cg_get_num_threads();
+    const int64_t bands =
+        w->batch > 0 && w->batch < threads ? (threads + w->batch - 1) / w->batch : 1;
     conv_job job = {.w = w,
                     .filters = weight->shape[0],
+                    .bands = bands < w->out_height ? bands : w->out_height,
                     .input = cg_tensor_data(x),
                     .matrix = cg_tensor_data(weight),
                     .bias = bias ? cg_tensor_data(bias) : NULL,
@@ -228,6 +245,7 @@ int cg_cpu_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *wei
                                  const cg_window2d *w, cg_tensor *grad_x) {
     conv_job job = {.w = w,
                     .filters = weight->shape[0],
+                    .bands = 1,
                     .input = cg_tensor_data(grad_out),
                     .matrix = cg_tensor_data(weight),
                     .output = cg_tensor_data(grad_x)};
@@ -239,93 +257,10 @@ int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
                                   const cg_window2d *w, cg_tensor *grad_weight) {
     conv_job job = {.w = w,
                     .filters = grad_weight->shape[0],
+                    .bands = 1,
                     .input = cg_tensor_data(x),
                     .matrix = cg_tensor_data(grad_out),
                     .output = cg_tensor_data(grad_weight)};
     return run_conv_job(&job, x->dtype, true,
                         x->dtype == CG_FLOAT32 ? backward_weight_float : backward_weight_double);
-}
-
-/* Max pooling over planes [begin, end) of a job (input, output, and where each maximum lies). */
-typedef struct {
-    const cg_window2d *w;
-    const void *input;
-    void *output;
-    int64_t *where;
-} pool_job;
-
-/* Per dtype T:
- * take_larger keeps value and its index at when it beats *top: when larger, or a NaN over a
- * number (a NaN wins its window, as in PyTorch, so it is not hidden by the pooling). Integer
- * masks rather than a branch, since which tap wins depends on the data.
- * max_pool pools planes [begin, end). The windows inside the input (the columns [inner_first,
- * inner_last) of a row) go tap by tap across the row, independent of each other, so the compares
- * overlap; the windows at the edges go one at a time over the taps that read no padding. */
-#define DEFINE_POOL_KERNEL(T)                                                                      \
-    static inline void take_larger_##T(T value, int64_t at, T *top, int64_t *best) {               \
-        const int64_t wins = -((int64_t) !(value <= *top) & (int64_t)(*top == *top));              \
-        *best = (at & wins) | (*best & ~wins);                                                     \
-        *top = wins ? value : *top;                                                                \
-    }                                                                                              \
-                                                                                                   \
-    static void max_pool_##T(int64_t begin, int64_t end, void *ctx) {                              \
-        const pool_job *job = ctx;                                                                 \
-        const cg_window2d *w = job->w;                                                             \
-        const int64_t plane_size = w->height * w->width, out_w = w->out_width;                     \
-        const int64_t sw = w->stride_w, dh = w->dilation_h, dw = w->dilation_w;                    \
-        const int64_t extent_w = (w->kernel_width - 1) * dw + 1;                                   \
-        int64_t inner_first, inner_last;                                                           \
-        inside_range(out_w, sw, -w->pad_left, w->width - extent_w + 1, &inner_first, &inner_last); \
-        for (int64_t plane = begin; plane < end; plane++) {                                        \
-            const T *image = (const T *)job->input + plane * plane_size;                           \
-            for (int64_t oh = 0; oh < w->out_height; oh++) {                                       \
-                const int64_t o = (plane * w->out_height + oh) * out_w;                            \
-                T *restrict outs = (T *)job->output + o;                                           \
-                int64_t *restrict where = job->where + o;                                          \
-                const int64_t top = oh * w->stride_h - w->pad_top;                                 \
-                int64_t h0, h1;                                                                    \
-                inside_range(w->kernel_height, dh, top, w->height, &h0, &h1);                      \
-                for (int64_t ow = 0; ow < out_w; ow++) {                                           \
-                    if (ow == inner_first && inner_first < inner_last) ow = inner_last;            \
-                    if (ow >= out_w) break;                                                        \
-                    const int64_t left = ow * sw - w->pad_left;                                    \
-                    int64_t w0, w1;                                                                \
-                    inside_range(w->kernel_width, dw, left, w->width, &w0, &w1);                   \
-                    int64_t best = (top + h0 * dh) * w->width + left + w0 * dw;                    \
-                    T top_value = image[best];                                                     \
-                    for (int64_t kh = h0; kh < h1; kh++)                                           \
-                        for (int64_t kw = w0; kw < w1; kw++) {                                     \
-                            const int64_t at = (top + kh * dh) * w->width + left + kw * dw;        \
-                            take_larger_##T(image[at], at, &top_value, &best);                     \
-                        }                                                                          \
-                    outs[ow] = top_value;                                                          \
-                    where[ow] = best;                                                              \
-                }                                                                                  \
-                const int64_t corner = (top + h0 * dh) * w->width - w->pad_left;                   \
-                for (int64_t ow = inner_first; ow < inner_last; ow++) {                            \
-                    where[ow] = corner + ow * sw;                                                  \
-                    outs[ow] = image[where[ow]];                                                   \
-                }                                                                                  \
-                for (int64_t kh = h0; kh < h1; kh++)                                               \
-                    for (int64_t kw = 0; kw < w->kernel_width; kw++) {                             \
-                        const int64_t tap = (top + kh * dh) * w->width - w->pad_left + kw * dw;    \
-                        for (int64_t ow = inner_first; ow < inner_last; ow++)                      \
-                            take_larger_##T(image[tap + ow * sw], tap + ow * sw, &outs[ow],        \
-                                            &where[ow]);                                           \
-                    }                                                                              \
-            }                                                                                      \
-        }                                                                                          \
-    }
-
-DEFINE_POOL_KERNEL(float)
-DEFINE_POOL_KERNEL(double)
-
-int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *w, cg_tensor *out,
-                      cg_tensor *indices) {
-    const int64_t planes = w->batch * w->channels;
-    const int64_t work_per_plane = positions(w) * w->kernel_height * w->kernel_width;
-    pool_job job = {w, cg_tensor_data(x), cg_tensor_data(out), cg_tensor_data(indices)};
-    cg_parallel_for(planes, MIN_WORK_PER_CHUNK / (work_per_plane + 1) + 1,
-                    x->dtype == CG_FLOAT32 ? max_pool_float : max_pool_double, &job);
-    return 0;
 }

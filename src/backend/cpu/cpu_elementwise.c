@@ -56,6 +56,10 @@ void cg_cpu_run_rows(cg_cpu_row_job *job) {
             UNARY_LOOP(T, op, ROW_STRIDE(0), ROW_STRIDE(1));                                       \
         else if (op == CG_UNARY_RELU)                                                              \
             UNARY_LOOP(T, CG_UNARY_RELU, 1, 1);                                                    \
+        else if (op == CG_UNARY_MUL_SCALAR)                                                        \
+            UNARY_LOOP(T, CG_UNARY_MUL_SCALAR, 1, 1);                                              \
+        else if (op == CG_UNARY_ADD_SCALAR)                                                        \
+            UNARY_LOOP(T, CG_UNARY_ADD_SCALAR, 1, 1);                                              \
         else                                                                                       \
             UNARY_LOOP(T, op, 1, 1);                                                               \
     }

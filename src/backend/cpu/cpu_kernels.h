@@ -64,6 +64,8 @@ int cg_cpu_random(cg_tensor *out, cg_random_kind kind, uint64_t key, uint64_t co
 int cg_cpu_unary(cg_unary_op op, const double *params, const cg_tensor *x, cg_tensor *out);
 int cg_cpu_unary_backward(cg_unary_op op, const double *params, const cg_tensor *x,
                           const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
+int cg_cpu_bias_activation(cg_tensor *out, const cg_tensor *bias, int64_t channels, int64_t inner,
+                           cg_unary_op op, const double *params);
 int cg_cpu_binary(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cpu_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out);
@@ -85,5 +87,7 @@ int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
                                   const cg_window2d *window, cg_tensor *grad_weight);
 int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
                       cg_tensor *indices);
+int cg_cpu_max_pool2d_backward(const cg_tensor *grad_out, const cg_tensor *indices,
+                               const cg_window2d *window, cg_tensor *grad_x);
 
 #endif

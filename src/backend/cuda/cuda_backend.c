@@ -28,6 +28,7 @@ static const cg_backend cuda_backend = {
     .random = cg_cuda_random,
     .unary = cg_cuda_unary,
     .unary_backward = cg_cuda_unary_backward,
+    .bias_activation = cg_cuda_bias_activation,
     .binary = cg_cuda_binary,
     .where = cg_cuda_where,
     .reduce = cg_cuda_reduce,
@@ -43,6 +44,7 @@ static const cg_backend cuda_backend = {
     .conv2d_backward_input = cg_cuda_conv2d_backward_input,
     .conv2d_backward_weight = cg_cuda_conv2d_backward_weight,
     .max_pool2d = cg_cuda_max_pool2d,
+    .max_pool2d_backward = cg_cuda_max_pool2d_backward,
 };
 
 const cg_backend *cg_cuda_backend_get(int index) {

@@ -7,7 +7,9 @@
  *   forward:         out_n = weight (F x taps) cols_n
  *   backward input:  cols_n = weight^T grad_out_n, folded back onto the images (col2im)
  *   backward weight: grad_weight += grad_out' cols'^T over the group's columns side by side
- * Max pooling runs a thread per output with the CPU's window walk. */
+ * Max pooling runs a thread per output with the CPU's window walk; its backward pass a thread per
+ * input element, which sums the gradients of the windows over it whose maximum it was, in window
+ * order: no atomics, so the sums do not depend on timing. */
 #include "backend/cuda/cuda_kernels.cuh"
 
 constexpr int64_t GROUP_ELEMENTS = 1 << 24;
@@ -314,4 +316,48 @@ extern "C" int cg_cuda_max_pool2d(const cg_tensor *x, const cg_window2d *window,
             (int64_t *)cg_tensor_data(indices));
     });
     return cg_cuda_launched("cuda max_pool2d");
+}
+
+/* The first window (of count, stride apart, extent long) over input index i, and one past the
+ * last. */
+__device__ inline void windows_over(int64_t i, int64_t count, int64_t stride, int64_t pad,
+                                    int64_t extent, int64_t *first, int64_t *last) {
+    const int64_t low = i + pad - extent + 1, high = (i + pad) / stride + 1;
+    *first = low <= 0 ? 0 : (low + stride - 1) / stride;
+    *last = high < count ? high : count;
+}
+
+template <typename T>
+__global__ void max_pool_backward_kernel(cg_window2d w, int64_t n, const T *grad_out,
+                                         const int64_t *where, T *grad_x) {
+    CG_CUDA_FOR_EACH(i, n) {
+        const int64_t plane_size = w.height * w.width, position = i % plane_size;
+        const int64_t windows = w.out_height * w.out_width, plane = i / plane_size;
+        int64_t oh0, oh1, ow0, ow1;
+        windows_over(position / w.width, w.out_height, w.stride_h, w.pad_top,
+                     (w.kernel_height - 1) * w.dilation_h + 1, &oh0, &oh1);
+        windows_over(position % w.width, w.out_width, w.stride_w, w.pad_left,
+                     (w.kernel_width - 1) * w.dilation_w + 1, &ow0, &ow1);
+        T sum = 0;
+        for (int64_t oh = oh0; oh < oh1; oh++)
+            for (int64_t ow = ow0; ow < ow1; ow++) {
+                const int64_t o = plane * windows + oh * w.out_width + ow;
+                if (where[o] == position) sum += grad_out[o];
+            }
+        grad_x[i] = sum;
+    }
+}
+
+extern "C" int cg_cuda_max_pool2d_backward(const cg_tensor *grad_out, const cg_tensor *indices,
+                                           const cg_window2d *window, cg_tensor *grad_x) {
+    cg_cuda_device *device = cg_cuda_device_of(grad_x);
+    const int64_t n = cg_numel(grad_x);
+    if (!device || n == 0) return device ? 0 : -1;
+    cg_cuda_float_dispatch(grad_x->dtype, [&](auto type) {
+        using T = CG_CUDA_TYPE_OF(type);
+        max_pool_backward_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
+            *window, n, (const T *)cg_tensor_data(grad_out),
+            (const int64_t *)cg_tensor_data(indices), (T *)cg_tensor_data(grad_x));
+    });
+    return cg_cuda_launched("cuda max_pool2d backward");
 }

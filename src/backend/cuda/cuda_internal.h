@@ -148,6 +148,8 @@ int cg_cuda_random(cg_tensor *out, cg_random_kind kind, uint64_t key, uint64_t c
 int cg_cuda_unary(cg_unary_op op, const double *params, const cg_tensor *x, cg_tensor *out);
 int cg_cuda_unary_backward(cg_unary_op op, const double *params, const cg_tensor *x,
                            const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
+int cg_cuda_bias_activation(cg_tensor *out, const cg_tensor *bias, int64_t channels, int64_t inner,
+                            cg_unary_op op, const double *params);
 int cg_cuda_binary(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cuda_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cuda_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out);
@@ -169,6 +171,8 @@ int cg_cuda_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x
                                    const cg_window2d *window, cg_tensor *grad_weight);
 int cg_cuda_max_pool2d(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
                        cg_tensor *indices);
+int cg_cuda_max_pool2d_backward(const cg_tensor *grad_out, const cg_tensor *indices,
+                                const cg_window2d *window, cg_tensor *grad_x);
 
 #ifdef __cplusplus
 }
