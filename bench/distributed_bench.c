@@ -1,14 +1,15 @@
 /* Data-parallel scaling of cg_fit_dataset: samples/s of training the MNIST-sized MLP
  * 784-512-256-10 and the lab CNN (conv 32 3x3, pool, conv 64 3x3, pool, dense 128, dense 10) on
- * MNIST-format images, one CPU thread per rank, batch 64 per rank, SGD with momentum. Run it under
- * mpirun with 1 and with 2 ranks (bench/distributed_scaling.sh does both and prints the speed-up).
- * Each model trains one epoch over --samples images to warm up, then --epochs timed epochs; the
- * figure is the samples of the timed epochs over their wall time on rank 0, between barriers.
- * The communication share is the time of one all-reduce of the model's gradients (timed alone,
- * median of 21) over the time of one step. Prints one Markdown row per model from rank 0.
+ * MNIST-format images, one CPU thread per rank, batch --batch (64) per rank, SGD with momentum. Run
+ * it under mpirun with 1 and with 2 ranks (bench/distributed_scaling.sh does both and prints the
+ * speed-up). Each model trains one epoch over --samples images to warm up, then --epochs timed
+ * epochs; the figure is the samples of the timed epochs over their wall time on rank 0, between
+ * barriers. The communication share is the time of one all-reduce of the model's gradients (timed
+ * alone, median of 21) over the time of one step. Prints one Markdown row per model from rank 0.
  *
- * Usage: mpirun -np N distributed_bench [--data DIR] [--samples N] [--epochs E] [--models
- * mlp,cnn]   (DIR holds train-images-idx3-ubyte[.gz] or t10k-...; default: $CGRAD_DATA) */
+ * Usage: mpirun -np N distributed_bench [--data DIR] [--samples N] [--epochs E] [--batch B]
+ * [--models mlp,cnn]   (DIR holds train-images-idx3-ubyte[.gz] or t10k-...; default: $CGRAD_DATA)
+ */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 #include "cgrad.h"
 
-enum { BATCH_PER_RANK = 64, TIMING_REPEATS = 21 };
+enum { TIMING_REPEATS = 21 };
 
 static double now_seconds(void) {
     struct timespec now;
@@ -64,14 +65,14 @@ static double all_reduce_seconds(const cg_model *model) {
     return samples[TIMING_REPEATS / 2];
 }
 
-static int bench_model(const char *name, const cg_dataset *data, int epochs) {
+static int bench_model(const char *name, const cg_dataset *data, int epochs, int batch_per_rank) {
     cg_manual_seed(1);
     cg_model *model = make_model(name);
     if (!model ||
         cg_compile(model, cg_sgd(0.01, 0.9, false), CG_LOSS_CROSS_ENTROPY, CG_METRIC_ACCURACY) != 0)
         return -1;
     cg_fit_options options = {
-        .epochs = 1, .batch_size = BATCH_PER_RANK, .verbose = CG_VERBOSE_SILENT};
+        .epochs = 1, .batch_size = batch_per_rank, .verbose = CG_VERBOSE_SILENT};
     cg_history *warm_up = cg_fit_dataset(model, data, NULL, &options);
     cg_history_free(warm_up);
     options.epochs = epochs;
@@ -86,14 +87,14 @@ static int bench_model(const char *name, const cg_dataset *data, int epochs) {
     }
     const int ranks = cg_distributed_world_size();
     const double samples = (double)cg_dataset_size(data) * epochs;
-    const int64_t global_batch = (int64_t)BATCH_PER_RANK * ranks;
+    const int64_t global_batch = (int64_t)batch_per_rank * ranks;
     const double steps =
         (double)((cg_dataset_size(data) + global_batch - 1) / global_batch) * epochs;
     const double step_seconds = seconds / steps;
     const double communication = ranks > 1 ? all_reduce_seconds(model) : 0;
     if (cg_distributed_rank() == 0)
         printf("| %s | %d | %d | %.0f | %.2f | %.3f | %.1f%% |\n",
-               !strcmp(name, "mlp") ? "MLP 784-512-256-10" : "lab CNN", ranks, BATCH_PER_RANK,
+               !strcmp(name, "mlp") ? "MLP 784-512-256-10" : "lab CNN", ranks, batch_per_rank,
                samples / seconds, 1e3 * step_seconds, 1e3 * communication,
                100 * communication / step_seconds);
     cg_history_free(history);
@@ -121,7 +122,7 @@ int main(int argc, char **argv) {
     }
     const char *dir = NULL, *models = "mlp,cnn";
     int64_t samples = 8192;
-    int epochs = 2;
+    int epochs = 2, batch_per_rank = 64;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
             dir = argv[i + 1];
@@ -129,17 +130,21 @@ int main(int argc, char **argv) {
             samples = atoll(argv[i + 1]);
         else if (!strcmp(argv[i], "--epochs"))
             epochs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch"))
+            batch_per_rank = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--models"))
             models = argv[i + 1];
     }
     cg_set_num_threads(1);
     cg_dataset *data = read_data(dir, samples);
-    int status = data && epochs > 0 ? 0 : -1;
+    int status = data && epochs > 0 && batch_per_rank > 0 ? 0 : -1;
     if (status == 0 && cg_distributed_rank() == 0)
         printf("| model | ranks | batch per rank | samples/s | step ms | all-reduce ms | "
                "communication |\n|---|---|---|---|---|---|---|\n");
-    if (status == 0 && strstr(models, "mlp")) status = bench_model("mlp", data, epochs);
-    if (status == 0 && strstr(models, "cnn")) status = bench_model("cnn", data, epochs);
+    if (status == 0 && strstr(models, "mlp"))
+        status = bench_model("mlp", data, epochs, batch_per_rank);
+    if (status == 0 && strstr(models, "cnn"))
+        status = bench_model("cnn", data, epochs, batch_per_rank);
     if (status != 0) fprintf(stderr, "distributed_bench: %s\n", cg_last_error());
     cg_dataset_free(data);
     if (status != 0) cg_distributed_abort(1);
