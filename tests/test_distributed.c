@@ -274,27 +274,29 @@ static int read_values(const char *path, double *values, int capacity) {
 }
 #endif
 
-/* The worker's collectives on ranks ranks, which it checks exact. */
-static void check_collectives(int ranks) {
+/* Runs the worker on ranks ranks with arguments and checks that it succeeds and prints expected. */
+static void check_worker_says(int ranks, const char *arguments, const char *expected) {
     const char *skip = mpi_skip_reason();
     if (skip) SKIP(skip);
 #ifdef CG_MPIEXEC
     static command_run run;
-    CHECK(run_worker(ranks, "collectives", &run));
+    CHECK(run_worker(ranks, arguments, &run));
     if (run.status != 0) test_fail(__FILE__, __LINE__, "the worker said:\n%s", run.output);
     CHECK(run.status == 0);
-    char expected[64];
-    snprintf(expected, sizeof expected, "collectives exact on %d ranks", ranks);
     CHECK(strstr(run.output, expected));
 #else
-    (void)ranks;
+    (void)ranks, (void)arguments, (void)expected;
 #endif
 }
 
-TEST(distributed_all_reduce_is_exact_on_two_ranks) { check_collectives(2); }
+TEST(distributed_all_reduce_is_exact_on_two_ranks) {
+    check_worker_says(2, "collectives", "collectives exact on 2 ranks");
+}
 
 /* Three ranks sum through shared memory in shares that do not split evenly. */
-TEST(distributed_all_reduce_is_exact_on_three_ranks) { check_collectives(3); }
+TEST(distributed_all_reduce_is_exact_on_three_ranks) {
+    check_worker_says(3, "collectives", "collectives exact on 3 ranks");
+}
 
 /* The required equivalence: 2 ranks x batch 8 = 1 rank x batch 16 over the same sample order,
  * with 100 samples so that the last global batch (4 samples) leaves rank 1 without any. */
@@ -330,15 +332,7 @@ TEST(distributed_fit_on_two_ranks_matches_one_rank_with_twice_the_batch) {
 }
 
 TEST(distributed_fit_names_the_rank_that_failed) {
-    const char *skip = mpi_skip_reason();
-    if (skip) SKIP(skip);
-#ifdef CG_MPIEXEC
-    static command_run run;
-    CHECK(run_worker(2, "fail", &run));
-    if (run.status != 0) test_fail(__FILE__, __LINE__, "the worker said:\n%s", run.output);
-    CHECK(run.status == 0);
-    CHECK(strstr(run.output, "cg_fit: rank 1 of 2 failed: cg_loss_compute"));
-#endif
+    check_worker_says(2, "fail", "cg_fit: rank 1 of 2 failed: cg_loss_compute");
 }
 
 /* A rank killed in the third epoch ends the job (mpirun tears it down) well within the bound,
