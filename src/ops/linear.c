@@ -45,14 +45,6 @@ static bool check_linear_operands(const cg_tensor *x, const cg_tensor *weight,
     return true;
 }
 
-/* A matrix the product kernels take as it is (row- or column-major), or a contiguous copy; a
- * contiguous one is itself with a new reference. */
-static cg_tensor *matrix_ready(const cg_tensor *m) {
-    if (!m) return NULL;
-    const bool column_major = m->strides[0] == 1 && m->strides[1] >= m->shape[0];
-    return column_major && !cg_tensor_is_contiguous(m) ? cg_alias(m) : cg_contiguous(m);
-}
-
 /* out = x weight^T through the backend's batched product, on views of one matrix each that
  * record nothing: the node of linear stands for the whole op. */
 static int product(const cg_tensor *x, const cg_tensor *weight, cg_tensor *out) {
@@ -78,8 +70,8 @@ cg_tensor *cg_linear(const cg_tensor *x, const cg_tensor *weight, const cg_tenso
     cg_epilogue epilogue;
     const bool fused = cg_epilogue_of(activation, &epilogue);
     cg_scope_begin();
-    cg_tensor *inputs[3] = {matrix_ready(x->ndim == 2 ? x : cg_reshape(x, CG_SHAPE(rows, in))),
-                            matrix_ready(weight), bias ? cg_contiguous(bias) : NULL};
+    cg_tensor *inputs[3] = {cg_matrix_ready(x->ndim == 2 ? x : cg_reshape(x, CG_SHAPE(rows, in))),
+                            cg_matrix_ready(weight), bias ? cg_contiguous(bias) : NULL};
     const int count = bias ? 3 : 2;
     cg_tensor *out = NULL;
     if (inputs[0] && inputs[1] && (!bias || inputs[2])) {

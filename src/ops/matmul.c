@@ -34,15 +34,17 @@ static int batched_matmul_backward(const cg_node *node, const cg_tensor *out, co
 
 static const cg_op_def batched_matmul_op = {"matmul", batched_matmul_backward};
 
-/* A view whose matrices are row- or column-major, as the kernels need; a copy otherwise. */
-static cg_tensor *matrix_ready(const cg_tensor *x) {
-    return dense_along(x, 2, 1) || dense_along(x, 1, 2) ? cg_alias(x) : cg_contiguous(x);
+cg_tensor *cg_matrix_ready(const cg_tensor *x) {
+    if (!x) return NULL;
+    const int rows = x->ndim - 2, columns = x->ndim - 1;
+    return dense_along(x, columns, rows) || dense_along(x, rows, columns) ? cg_alias(x)
+                                                                          : cg_contiguous(x);
 }
 
 static cg_tensor *batched_matmul(const cg_tensor *a, const cg_tensor *b) {
     if (!a || !b) return NULL;
     cg_scope_begin();
-    cg_tensor *ar = matrix_ready(a), *br = matrix_ready(b);
+    cg_tensor *ar = cg_matrix_ready(a), *br = cg_matrix_ready(b);
     cg_tensor *out = NULL;
     if (ar && br) {
         const int64_t shape[3] = {a->shape[0], a->shape[1], b->shape[2]};

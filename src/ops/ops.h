@@ -24,6 +24,10 @@ cg_tensor *cg_broadcast_view(const cg_tensor *x, int ndim, const int64_t *shape)
  * requires grad: the "same tensor, new reference" result ops return. */
 cg_tensor *cg_alias(const cg_tensor *x);
 
+/* x (2-D, or 3-D batches) itself when its matrices are row- or column-major, the layouts the
+ * product kernels take, or a contiguous copy; a new reference either way, NULL on error. */
+cg_tensor *cg_matrix_ready(const cg_tensor *x);
+
 /* Normalises dims (CG_ALL_DIMS or a list, negative allowed) into a per-dim mask; false with an
  * error naming op when a dim is out of range or repeated. */
 bool cg_reduction_mask(const char *op, cg_dims dims, int ndim, bool *mask);
