@@ -201,7 +201,8 @@ int cg_cuda_memory_release_cached(int index);
 /* The number of threads a large CPU operation may use, the calling thread included; 1 runs
  * everything on the calling thread. The default is the number of online CPUs, or the value of the
  * environment variable CGRAD_NUM_THREADS (read once, at the first use; ignored unless a whole
- * number from 1 to 1024). When cgrad uses OpenBLAS, both set its thread count too. Small
+ * number from 1 to 1024). OpenBLAS products run on these threads too (OpenBLAS is held to one
+thread of its own, so the process has one set of workers). Small
  * operations stay on one thread whatever the setting; a user thread that calls into cgrad while
  * another one's operation holds the pool runs on its own thread. -1 with an error when count is
  * outside 1..1024. */

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/cpu/gemm.h"
 #include "cgrad.h"
 #include "core/error.h"
 
@@ -57,10 +56,8 @@ static void read_configuration(void) {
         char *end;
         const long requested = strtol(setting, &end, 10);
         /* A malformed setting is ignored: the library has no channel to report it at start. */
-        if (end != setting && *end == '\0' && requested >= 1 && requested <= MAX_THREADS) {
+        if (end != setting && *end == '\0' && requested >= 1 && requested <= MAX_THREADS)
             count = (int)requested;
-            cg_gemm_blas_set_num_threads(count);
-        }
     }
     atomic_store(&thread_count, count);
 }
@@ -74,7 +71,6 @@ int cg_set_num_threads(int count) {
     }
     cg_threads_configure(); /* so a later first use cannot overwrite this with the environment */
     atomic_store(&thread_count, count);
-    cg_gemm_blas_set_num_threads(count);
     return 0;
 }
 

@@ -43,14 +43,6 @@ bool cg_gemm_force_generic(bool force) {
     return previous;
 }
 
-void cg_gemm_blas_set_num_threads(int count) {
-#ifdef CG_HAVE_OPENBLAS_THREADS
-    openblas_set_num_threads(count);
-#else
-    (void)count;
-#endif
-}
-
 /* ----- choosing the micro-kernels ----- */
 
 static pthread_once_t kernels_chosen = PTHREAD_ONCE_INIT;
@@ -87,6 +79,8 @@ typedef struct {
                        int64_t cols, bool accumulate);
     /* The whole product by the direct loop, which needs no memory. */
     void (*multiply_directly)(const gemm_problem *problem);
+    /* The whole product by the CBLAS on the calling thread; NULL in a build without one. */
+    void (*multiply_blas)(const gemm_problem *problem);
 } element_ops;
 
 #define DEFINE_STORE_TILE(T, SUFFIX)                                                               \
@@ -124,11 +118,26 @@ typedef struct {
         }                                                                                          \
     }
 
+#ifdef CG_HAVE_CBLAS
+#define BLAS_TRANSPOSE(flag) ((flag) ? CblasTrans : CblasNoTrans)
+#define DEFINE_MULTIPLY_BLAS(T, SUFFIX, GEMM)                                                      \
+    static void multiply_blas_##SUFFIX(const gemm_problem *pr) {                                   \
+        GEMM(CblasRowMajor, BLAS_TRANSPOSE(pr->trans_a), BLAS_TRANSPOSE(pr->trans_b), (int)pr->m,  \
+             (int)pr->n, (int)pr->k, 1, (const T *)pr->a, (int)pr->lda, (const T *)pr->b,          \
+             (int)pr->ldb, 0, (T *)pr->c, (int)pr->ldc);                                           \
+    }
+DEFINE_MULTIPLY_BLAS(float, f32, cblas_sgemm)
+DEFINE_MULTIPLY_BLAS(double, f64, cblas_dgemm)
+#define MULTIPLY_BLAS(SUFFIX) multiply_blas_##SUFFIX
+#else
+#define MULTIPLY_BLAS(SUFFIX) NULL
+#endif
+
 #define DEFINE_ELEMENT_OPS(T, SUFFIX)                                                              \
     DEFINE_STORE_TILE(T, SUFFIX)                                                                   \
     DEFINE_MULTIPLY_DIRECTLY(T, SUFFIX)                                                            \
     static const element_ops SUFFIX##_ops = {sizeof(T), store_tile_##SUFFIX,                       \
-                                             multiply_directly_##SUFFIX};
+                                             multiply_directly_##SUFFIX, MULTIPLY_BLAS(SUFFIX)};
 
 DEFINE_ELEMENT_OPS(float, f32)
 DEFINE_ELEMENT_OPS(double, f64)
@@ -239,12 +248,13 @@ static void multiply_blocked(const cg_gemm_kernel *kernel, const element_ops *op
 /* ----- threads ----- */
 
 /* A product split into strips of C, whole tiles wide (columns) or high (rows); each thread
- * multiplies its strips with its own packing buffers. */
+ * multiplies its strips with its own packing buffers, or hands them to the CBLAS on its own
+ * thread. */
 typedef struct {
     const cg_gemm_kernel *kernel;
     const element_ops *ops;
     const gemm_problem *whole;
-    bool split_columns;
+    bool split_columns, through_blas;
 } split_product;
 
 static void multiply_strips(int64_t begin, int64_t end, void *ctx) {
@@ -263,7 +273,28 @@ static void multiply_strips(int64_t begin, int64_t end, void *ctx) {
         part.a = element_at(whole->a, whole->lda, whole->trans_a, first, 0, size);
         part.c = whole->c + (size_t)(first * whole->ldc) * size;
     }
-    multiply_blocked(split->kernel, split->ops, &part);
+    if (split->through_blas)
+        split->ops->multiply_blas(&part);
+    else
+        multiply_blocked(split->kernel, split->ops, &part);
+}
+
+/* Splits C into strips across the threads, each strip at least CG_GEMM_MIN_WORK_PER_THREAD
+ * multiply-adds, and multiplies them by the built-in kernel or the CBLAS. */
+static void multiply_split(const element_ops *ops, const cg_gemm_kernel *kernel,
+                           const gemm_problem *pr, bool through_blas) {
+    const int64_t row_tiles = (pr->m + kernel->mr - 1) / kernel->mr;
+    const int64_t col_tiles = (pr->n + kernel->nr - 1) / kernel->nr;
+    /* Each strip packs all of the operand the split does not cut, so cut the larger one (B's
+     * columns when A is no larger), unless it is a single tile. */
+    const bool split_columns = (pr->m <= pr->n && col_tiles > 1) || row_tiles == 1;
+    const split_product split = {kernel, ops, pr, split_columns, through_blas};
+    const int64_t tiles = split.split_columns ? col_tiles : row_tiles;
+    const int64_t work_per_tile = pr->m * pr->n * pr->k / tiles;
+    const int64_t grain = work_per_tile > 0
+                              ? (CG_GEMM_MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile
+                              : tiles;
+    cg_parallel_for(tiles, grain, multiply_strips, (void *)&split);
 }
 
 /* A product with one row (a vector times a matrix, as in predicting one sample): the row kernel
@@ -298,16 +329,7 @@ static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kerne
         ops->multiply_directly(pr);
         return;
     }
-    const int64_t row_tiles = (pr->m + kernel->mr - 1) / kernel->mr;
-    const int64_t col_tiles = (pr->n + kernel->nr - 1) / kernel->nr;
-    /* Each strip packs all of the operand the split does not cut, so cut the larger one (B's
-     * columns when A is no larger), unless it is a single tile. */
-    const bool split_columns = (pr->m <= pr->n && col_tiles > 1) || row_tiles == 1;
-    const split_product split = {kernel, ops, pr, split_columns};
-    const int64_t tiles = split.split_columns ? col_tiles : row_tiles;
-    const int64_t work_per_tile = work / tiles;
-    cg_parallel_for(tiles, (CG_GEMM_MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile,
-                    multiply_strips, (void *)&split);
+    multiply_split(ops, kernel, pr, false);
 }
 
 #define DEFINE_BUILTIN_GEMM(T, SUFFIX)                                                             \
@@ -324,34 +346,35 @@ DEFINE_BUILTIN_GEMM(double, f64)
 
 /* ----- dispatch ----- */
 
-#ifdef CG_HAVE_CBLAS
-#define BLAS_TRANSPOSE(flag) ((flag) ? CblasTrans : CblasNoTrans)
-#endif
-
-/* A CBLAS's gemm packs op(B) even for a single row of C, which costs more than the whole product
+/* The CBLAS runs on one thread (OpenBLAS is told so before its first product) and cgrad's pool
+ * splits its products, so a program has one set of worker threads: OpenBLAS's own workers would
+ * keep spinning after each product and take the core that cgrad's next parallel kernel needs. A
+ * CBLAS's gemm packs op(B) even for a single row of C, which costs more than the whole product
  * by the built-in row kernel, so one-row products stay built in. */
-void cg_gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a,
-                 int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
-#ifdef CG_HAVE_CBLAS
-    if (!builtin_forced && m > 1 && n > 0) {
-        cg_threads_configure();
-        cblas_sgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
-                    (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
-        return;
-    }
+static pthread_once_t blas_threads_pinned = PTHREAD_ONCE_INIT;
+
+static void pin_blas_threads(void) {
+#ifdef CG_HAVE_OPENBLAS_THREADS
+    openblas_set_num_threads(1);
 #endif
-    cg_gemm_builtin_f32(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
-void cg_gemm_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const double *a,
-                 int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc) {
-#ifdef CG_HAVE_CBLAS
-    if (!builtin_forced && m > 1 && n > 0) {
-        cg_threads_configure();
-        cblas_dgemm(CblasRowMajor, BLAS_TRANSPOSE(trans_a), BLAS_TRANSPOSE(trans_b), (int)m, (int)n,
-                    (int)k, 1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
-        return;
-    }
-#endif
-    cg_gemm_builtin_f64(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+static bool through_blas(int64_t m, int64_t n) {
+    if (!cg_gemm_has_blas() || builtin_forced || m <= 1 || n <= 0) return false;
+    pthread_once(&blas_threads_pinned, pin_blas_threads);
+    return true;
 }
+
+#define DEFINE_GEMM(T, SUFFIX)                                                                     \
+    void cg_gemm_##SUFFIX(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const T *a, \
+                          int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc) {               \
+        const gemm_problem problem = {trans_a,         trans_b,   m,   n,   k,  (const char *)a,   \
+                                      (const char *)b, (char *)c, lda, ldb, ldc};                  \
+        if (through_blas(m, n))                                                                    \
+            multiply_split(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem, true);                  \
+        else                                                                                       \
+            multiply_builtin(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem);                      \
+    }
+
+DEFINE_GEMM(float, f32)
+DEFINE_GEMM(double, f64)

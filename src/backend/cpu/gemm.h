@@ -1,6 +1,8 @@
 /* General matrix products C = op(A) op(B) (C overwritten, row-major, leading dimension ldc), where
- * op transposes when the flag is set. A CBLAS does the work when one was found at build time;
- * the built-in kernel is always compiled, so tests can compare the two. The built-in kernel packs
+ * op transposes when the flag is set. A CBLAS does the work when one was found at build time,
+ * on one thread per strip of C, the strips split across cg_get_num_threads() threads as the
+ * built-in kernel's are (OpenBLAS is set to one thread of its own); the built-in kernel is always
+ * compiled, so tests can compare the two. The built-in kernel packs
  * operands into cache-sized blocks for a register-blocked micro-kernel (AVX2 + FMA where the CPU
  * has them), splits large products across cg_get_num_threads() threads, and multiplies small ones
  * directly. Products with one row of C (m = 1) always take the built-in row kernel, which reads
@@ -38,8 +40,5 @@ bool cg_gemm_force_builtin(bool force);
 bool cg_gemm_force_generic(bool force);
 /* The name of the micro-kernels the built-in GEMM uses on this thread ("avx2", "generic"). */
 const char *cg_gemm_kernel_name(void);
-
-/* Sets the CBLAS's own thread count when it is OpenBLAS; does nothing otherwise. */
-void cg_gemm_blas_set_num_threads(int count);
 
 #endif
