@@ -37,7 +37,8 @@ const char *cg_device_name(cg_device device, char *buf, size_t size) {
 
 int64_t cg_shape_numel(int ndim, const int64_t *shape) {
     int64_t numel = 1;
-    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        numel *= shape[i];
     return numel;
 }
 
@@ -109,30 +110,51 @@ static cg_tensor *adopted(cg_tensor *t) {
     return NULL;
 }
 
+/* A contiguous tensor starting offset elements into data, in a new storage that release frees;
+ * on failure release frees data at once. */
+static cg_tensor *tensor_over(int ndim, const int64_t *shape, cg_dtype dtype, cg_device device,
+                              int64_t offset, void *data, size_t nbytes,
+                              void (*release)(void *, size_t)) {
+    cg_storage *storage = cg_alloc(sizeof *storage);
+    cg_tensor *t = storage ? tensor_header(dtype, ndim, shape) : NULL;
+    if (!t) {
+        release(data, nbytes);
+        cg_free(storage, sizeof *storage);
+        return NULL;
+    }
+    *storage = (cg_storage){
+        .data = data, .nbytes = nbytes, .refcount = 1, .device = device, .release = release};
+    t->storage = storage;
+    t->offset = offset;
+    cg_contiguous_strides(ndim, shape, t->strides);
+    return adopted(t);
+}
+
 cg_tensor *cg_tensor_new(int ndim, const int64_t *shape, cg_dtype dtype, cg_device device) {
     if (!valid_geometry(ndim, shape, dtype)) return NULL;
     const cg_backend *backend = cg_backend_get(device);
     if (!backend) return NULL;
-    size_t nbytes = (size_t)cg_shape_numel(ndim, shape) * cg_dtype_size(dtype);
-    cg_storage *storage = cg_alloc(sizeof *storage);
-    if (!storage) return NULL;
-    storage->data = backend->alloc(nbytes);
-    if (!storage->data) {
-        cg_free(storage, sizeof *storage);
+    const size_t nbytes = (size_t)cg_shape_numel(ndim, shape) * cg_dtype_size(dtype);
+    void *data = backend->alloc(nbytes);
+    return data ? tensor_over(ndim, shape, dtype, device, 0, data, nbytes, backend->free) : NULL;
+}
+
+cg_tensor *cg_tensor_from_memory(int ndim, const int64_t *shape, cg_dtype dtype, int64_t offset,
+                                 void *data, size_t nbytes, void (*release)(void *, size_t)) {
+    if (!valid_geometry(ndim, shape, dtype)) {
+        release(data, nbytes);
         return NULL;
     }
-    storage->nbytes = nbytes;
-    storage->refcount = 1;
-    storage->device = device;
-    cg_tensor *t = tensor_header(dtype, ndim, shape);
-    if (!t) {
-        backend->free(storage->data, nbytes);
-        cg_free(storage, sizeof *storage);
+    const size_t size = cg_dtype_size(dtype);
+    const uint64_t end = ((uint64_t)offset + (uint64_t)cg_shape_numel(ndim, shape)) * size;
+    if (offset < 0 || (uint64_t)offset > nbytes || end > nbytes) {
+        cg_error_set("%s %s starting at element %lld does not fit in %zu bytes of memory",
+                     cg_dtype_name(dtype), cg_dims_text(ndim, shape), (long long)offset, nbytes);
+        release(data, nbytes);
         return NULL;
     }
-    t->storage = storage;
-    cg_contiguous_strides(ndim, shape, t->strides);
-    return adopted(t);
+    return tensor_over(ndim, shape, dtype, (cg_device){CG_DEVICE_CPU, 0}, offset, data, nbytes,
+                       release);
 }
 
 cg_tensor *cg_tensor_new_view(const cg_tensor *x, int ndim, const int64_t *shape,
@@ -148,8 +170,7 @@ cg_tensor *cg_tensor_new_view(const cg_tensor *x, int ndim, const int64_t *shape
 
 static void storage_release(cg_storage *storage) {
     if (--storage->refcount > 0) return;
-    const cg_backend *backend = cg_backend_get(storage->device);
-    if (backend) backend->free(storage->data, storage->nbytes);
+    storage->release(storage->data, storage->nbytes);
     cg_free(storage, sizeof *storage);
 }
 

@@ -16,6 +16,9 @@ typedef struct cg_storage {
     size_t nbytes;
     int refcount;
     cg_device device;
+    /* Frees data once no view holds the storage: the device allocator's free for storages made by
+     * cg_tensor_new, the lender's function for memory lent by cg_tensor_from_memory. */
+    void (*release)(void *data, size_t nbytes);
 } cg_storage;
 
 struct cg_tensor {
@@ -42,6 +45,12 @@ struct cg_tensor {
 
 /* A new contiguous tensor with uninitialised data, registered with the current scope. */
 cg_tensor *cg_tensor_new(int ndim, const int64_t *shape, cg_dtype dtype, cg_device device);
+/* A new contiguous CPU tensor over memory the allocator did not make (a mapped file): the given
+ * shape and dtype, starting offset elements into data, which must hold them within its nbytes.
+ * The tensor takes the memory over: release(data, nbytes) runs once no view holds it, or at once
+ * when this fails (NULL with an error). Registered with the current scope. */
+cg_tensor *cg_tensor_from_memory(int ndim, const int64_t *shape, cg_dtype dtype, int64_t offset,
+                                 void *data, size_t nbytes, void (*release)(void *, size_t));
 /* A new tensor header viewing x's storage with the given geometry (no autograd link). */
 cg_tensor *cg_tensor_new_view(const cg_tensor *x, int ndim, const int64_t *shape,
                               const int64_t *strides, int64_t offset);

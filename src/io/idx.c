@@ -1,7 +1,8 @@
 /* Reading IDX files, the format of MNIST: a big-endian header (two zero bytes, a dtype code, the
  * number of dims, then each dim as a 32-bit size) followed by the elements in row-major order.
  * Files go through zlib, which passes a file that is not gzip through unchanged, so a file is
- * decompressed when its content is gzip, whatever its name. */
+ * decompressed when its content is gzip, whatever its name; a raw regular file's data is mapped
+ * instead of read. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -31,6 +33,7 @@ static const uint64_t MAX_DATA_BYTES = (uint64_t)1 << 40;
 typedef struct {
     const char *path;
     gzFile stream;
+    int fd;            /* the stream's descriptor, for mapping a raw file */
     bool regular;      /* a regular file: its length is known */
     uint64_t length;   /* of the file as stored */
     bool length_known; /* a raw regular file: its length bounds every size before reading */
@@ -66,6 +69,7 @@ static bool idx_open(idx_file *file) {
         close(fd);
         return false;
     }
+    file->fd = fd;
     file->regular = S_ISREG(info.st_mode);
     file->length = (uint64_t)info.st_size;
     file->stream = gzdopen(fd, "rb");
@@ -260,12 +264,12 @@ static uint64_t most_data_bytes(const idx_file *file) {
     return file->length > MAX_DATA_BYTES ? MAX_DATA_BYTES : file->length * DEFLATE_MAX_RATIO;
 }
 
-/* Reads the data into a new uint8 tensor of the given shape. When the file can hold the declared
+/* Copies the data into a new uint8 tensor of the given shape. When the file can hold the declared
  * size (a raw file's length was checked against it; a compressed file is long enough), the tensor
  * is allocated at once and the data read straight into it, in one call. Otherwise the data goes
  * into a buffer that doubles as it arrives, so a small file declaring a huge size fails at its
  * end without having claimed the memory; the last step of the growth is the tensor itself. */
-static cg_tensor *read_data(const idx_file *file, int ndim, const int64_t *shape) {
+static cg_tensor *copy_data(const idx_file *file, int ndim, const int64_t *shape) {
     const uint64_t total = file->data_bytes;
     uint8_t *partial = NULL;
     uint64_t filled = 0;
@@ -299,6 +303,25 @@ static cg_tensor *read_data(const idx_file *file, int ndim, const int64_t *shape
         return NULL;
     }
     return data;
+}
+
+/* The release of a mapped file's storage. */
+static void unmap_file(void *data, size_t nbytes) { munmap(data, nbytes); }
+
+/* The data as a uint8 tensor of the given shape: for a raw regular file (its length already
+ * checked against the header), a view into the file mapped whole, nothing copied; pages come from
+ * the page cache as samples are first read. The mapping is private and writable, so a write into
+ * the tensor changes a private copy of its page, never the file, and cannot fault. No madvise:
+ * MADV_RANDOM stops the read-around of a file not in the page cache (6,000 shuffled samples of
+ * Fashion-MNIST then took 640 to 900 ms instead of 80 to 130), and MADV_WILLNEED measured the
+ * same as the default, cached or not. Where a file cannot be mapped, it is read. */
+static cg_tensor *read_data(const idx_file *file, int ndim, const int64_t *shape) {
+    void *mapped = file->length_known ? mmap(NULL, (size_t)file->length, PROT_READ | PROT_WRITE,
+                                             MAP_PRIVATE, file->fd, 0)
+                                      : MAP_FAILED;
+    if (mapped == MAP_FAILED) return copy_data(file, ndim, shape);
+    return cg_tensor_from_memory(ndim, shape, CG_UINT8, (int64_t)file->header_bytes, mapped,
+                                 (size_t)file->length, unmap_file);
 }
 
 /* Images (N, H, W) get a channel dim, (N, 1, H, W); a file of single values (N) becomes (N, 1);
