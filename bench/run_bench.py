@@ -198,7 +198,9 @@ def train_tables(runner, models, batches, threads):
                 f"within {ACCURACY_POINTS:g} point | cgrad training loss | PyTorch training loss |",
                 "|---|---:|---:|---:|---:|---|---:|---:|"]
     memory = ["| model | batch | cgrad peak RSS MiB | of which tensors MiB | PyTorch peak RSS MiB | "
-              f"cgrad / PyTorch | target <= {RSS_TARGET:g} |", "|---|---:|---:|---:|---:|---:|---|"]
+              f"cgrad / PyTorch | target <= {RSS_TARGET:g} | cgrad private MiB | "
+              "PyTorch private MiB | private: cgrad / PyTorch |",
+              "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for model in models:
         for batch in batches:
             ours = [runner.median("cgrad", "train", model, batch, t, "samples_per_s")
@@ -233,11 +235,17 @@ def train_tables(runner, models, batches, threads):
             tensors = max([v for v in (runner.median("cgrad", "train", model, batch, t,
                                                      "tensor_peak_kib") for t in threads)
                            if v is not None], default=None)
+            private = [max([v for v in (runner.median(impl, "train", model, batch, t,
+                                                      "private_rss_kib") for t in threads)
+                            if v is not None], default=None)
+                       for impl in ("cgrad", "pytorch")]
             rss_ratio = ratio(rss[0], rss[1])
             memory.append(f"| {MODELS[model]} | {batch} | {fmt(mib(rss[0]), 1)} | "
                           f"{fmt(mib(tensors), 1)} | {fmt(mib(rss[1]), 1)} | "
                           f"{fmt(rss_ratio, 3)} | "
-                          f"{verdict(rss_ratio, RSS_TARGET, False)} |")
+                          f"{verdict(rss_ratio, RSS_TARGET, False)} | "
+                          f"{fmt(mib(private[0]), 1)} | {fmt(mib(private[1]), 1)} | "
+                          f"{fmt(ratio(private[0], private[1]), 3)} |")
     return lines, accuracy, memory
 
 
@@ -413,7 +421,10 @@ def tables(args, runner, parts, header):
         out += ["### Test accuracy after the epoch, and the epoch's mean training loss (medians "
                 "over every run)", ""] + accuracy + [""]
         out += ["### Peak RSS of the training process (up to the end of training; the larger of "
-                "the thread counts' medians; tensors: cgrad's allocator peak of live bytes)", ""] \
+                "the thread counts' medians; tensors: cgrad's allocator peak of live bytes; "
+                "private: the process's own resident memory (RssAnon) at the end of training, "
+                "without the pages of files, such as a mapped data set or the shared libraries)",
+                ""] \
             + memory + [""]
     if "infer" in parts or "latency" in parts:
         infer, latency = inference_tables(runner, args.models, args.threads)

@@ -75,6 +75,20 @@ static long peak_rss_kib(void) {
     return getrusage(RUSAGE_SELF, &usage) == 0 ? usage.ru_maxrss : -1;
 }
 
+/* The process's own resident memory now (Linux's RssAnon): resident memory less the pages of
+ * files (the mapped data set, the shared libraries), which the page cache holds and shares; -1
+ * where /proc does not tell. */
+static long private_rss_kib(void) {
+    FILE *status = fopen("/proc/self/status", "r");
+    if (!status) return -1;
+    char line[256];
+    long kib = -1;
+    while (kib < 0 && fgets(line, sizeof line, status))
+        if (sscanf(line, "RssAnon: %ld kB", &kib) != 1) kib = -1;
+    fclose(status);
+    return kib;
+}
+
 static cg_model *make_model(model_kind kind) {
     const cg_conv2d_layer_options relu = {.activation = CG_ACTIVATION_RELU};
     switch (kind) {
@@ -269,7 +283,7 @@ static int train(const bench_options *options, cg_model *model) {
     const double final_loss = cg_history_series(history, "loss")[0];
     cg_history_free(history);
     /* The peaks of training, before the test evaluation's larger batches. */
-    const long training_rss_kib = peak_rss_kib();
+    const long training_rss_kib = peak_rss_kib(), training_private_kib = private_rss_kib();
     const size_t training_tensor_kib = cg_memory_get_stats().peak_live_bytes / 1024;
     cg_evaluation evaluation = {0};
     if (!startup) {
@@ -284,13 +298,14 @@ static int train(const bench_options *options, cg_model *model) {
     print_common(options);
     printf(", \"samples\": %lld, \"timed_samples\": %lld, \"seconds\": %.4f, "
            "\"samples_per_s\": %.1f, \"loss\": %.4f, \"accuracy\": %s, \"load_ms\": %.2f, "
-           "\"first_step_ms\": %.2f, \"peak_rss_kib\": %ld, \"tensor_peak_kib\": %zu}\n",
+           "\"first_step_ms\": %.2f, \"peak_rss_kib\": %ld, \"private_rss_kib\": %ld, "
+           "\"tensor_peak_kib\": %zu}\n",
            clock.samples_done, clock.timed_samples, timed_seconds,
            clock.timed_samples > 0 && timed_seconds > 0
                ? (double)clock.timed_samples / timed_seconds
                : 0.0,
            final_loss, accuracy, 1e3 * load_seconds, 1e3 * (clock.first_step_end - options->start),
-           training_rss_kib, training_tensor_kib);
+           training_rss_kib, training_private_kib, training_tensor_kib);
     return 0;
 }
 

@@ -98,6 +98,18 @@ def peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def private_rss_kib():
+    """The process's own resident memory now (RssAnon): resident memory less file pages."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def evaluate(model, images, labels, batch):
     model.eval()
     correct = 0
@@ -148,6 +160,7 @@ def train(args, model, start_ns, common):
         if done >= limit:
             break
     training_rss_kib = peak_rss_kib()  # before the test evaluation's larger batches
+    training_private_kib = private_rss_kib()
     accuracy = None
     if not startup:
         test_images, test_labels = read_split(args.data, "t10k")
@@ -157,7 +170,7 @@ def train(args, model, start_ns, common):
                 samples_per_s=round(timed / seconds, 1) if timed and seconds > 0 else 0.0,
                 loss=round(loss_sum / done, 4), accuracy=accuracy, load_ms=round(load_ms, 2),
                 first_step_ms=round((first_step_end - start_ns) / 1e6, 2),
-                peak_rss_kib=training_rss_kib)
+                peak_rss_kib=training_rss_kib, private_rss_kib=training_private_kib)
 
 
 def infer(args, model, common):
