@@ -5,7 +5,11 @@
  * speed-up). Each model trains one epoch over --samples images to warm up, then --epochs timed
  * epochs; the figure is the samples of the timed epochs over their wall time on rank 0, between
  * barriers. The communication share is the time of one all-reduce of the model's gradients (timed
- * alone, median of 21) over the time of one step. Prints one Markdown row per model from rank 0.
+ * alone, median of 21) over the time of one step. The exposed share is what a step of the timed
+ * epochs spent on the gradients after its backward pass returned (the whole all-reduce, or, when
+ * it overlaps the pass, the buckets left, the wait for all and the unpacking), waiting for the
+ * other ranks included; "early" is the share of the buckets started during the pass (0 without
+ * overlap: CGRAD_GRADIENT_OVERLAP=0). Prints one Markdown row per model from rank 0.
  *
  * Usage: mpirun -np N distributed_bench [--data DIR] [--samples N] [--epochs E] [--batch B]
  * [--models mlp,cnn]   (DIR holds train-images-idx3-ubyte[.gz] or t10k-...; default: $CGRAD_DATA)
@@ -18,6 +22,7 @@
 #include <time.h>
 
 #include "cgrad.h"
+#include "nn/fit_distributed.h"
 
 enum { TIMING_REPEATS = 21 };
 
@@ -77,10 +82,12 @@ static int bench_model(const char *name, const cg_dataset *data, int epochs, int
     cg_history_free(warm_up);
     options.epochs = epochs;
     cg_distributed_barrier();
+    const cg_fit_parallel_stats before = cg_fit_parallel_stats_get();
     const double start = now_seconds();
     cg_history *history = warm_up ? cg_fit_dataset(model, data, NULL, &options) : NULL;
     cg_distributed_barrier();
     const double seconds = now_seconds() - start;
+    const cg_fit_parallel_stats after = cg_fit_parallel_stats_get();
     if (!history) {
         cg_model_free(model);
         return -1;
@@ -92,11 +99,22 @@ static int bench_model(const char *name, const cg_dataset *data, int epochs, int
         (double)((cg_dataset_size(data) + global_batch - 1) / global_batch) * epochs;
     const double step_seconds = seconds / steps;
     const double communication = ranks > 1 ? all_reduce_seconds(model) : 0;
+    const double reduced_steps = (double)(after.steps - before.steps);
+    const double exposed =
+        reduced_steps > 0
+            ? (after.seconds_after_backward - before.seconds_after_backward) / reduced_steps
+            : 0;
+    const int64_t buckets = after.buckets - before.buckets;
+    const double early =
+        buckets > 0
+            ? (double)(after.buckets_started_in_backward - before.buckets_started_in_backward) /
+                  (double)buckets
+            : 0;
     if (cg_distributed_rank() == 0)
-        printf("| %s | %d | %d | %.0f | %.2f | %.3f | %.1f%% |\n",
+        printf("| %s | %d | %d | %.0f | %.2f | %.3f | %.1f%% | %.1f%% | %.0f%% |\n",
                !strcmp(name, "mlp") ? "MLP 784-512-256-10" : "lab CNN", ranks, batch_per_rank,
                samples / seconds, 1e3 * step_seconds, 1e3 * communication,
-               100 * communication / step_seconds);
+               100 * communication / step_seconds, 100 * exposed / step_seconds, 100 * early);
     cg_history_free(history);
     cg_model_free(model);
     return 0;
@@ -140,7 +158,7 @@ int main(int argc, char **argv) {
     int status = data && epochs > 0 && batch_per_rank > 0 ? 0 : -1;
     if (status == 0 && cg_distributed_rank() == 0)
         printf("| model | ranks | batch per rank | samples/s | step ms | all-reduce ms | "
-               "communication |\n|---|---|---|---|---|---|---|\n");
+               "communication | exposed | early |\n|---|---|---|---|---|---|---|---|---|\n");
     if (status == 0 && strstr(models, "mlp"))
         status = bench_model("mlp", data, epochs, batch_per_rank);
     if (status == 0 && strstr(models, "cnn"))

@@ -331,6 +331,57 @@ TEST(distributed_fit_on_two_ranks_matches_one_rank_with_twice_the_batch) {
 #endif
 }
 
+/* Runs the worker's overlap mode on ranks ranks with CGRAD_GRADIENT_OVERLAP=overlap, writing to
+ * path; false, with the output shown, when it fails. */
+#ifdef CG_MPIEXEC
+static bool run_overlap(int ranks, const char *overlap, const char *path, command_run *run) {
+    char arguments[512];
+    snprintf(arguments, sizeof arguments, "overlap '%s'", path);
+    setenv("CGRAD_GRADIENT_OVERLAP", overlap, 1);
+    const bool ran = run_worker(ranks, arguments, run);
+    unsetenv("CGRAD_GRADIENT_OVERLAP");
+    if (ran && run->status == 0) return true;
+    test_fail(__FILE__, __LINE__, "the worker said:\n%s", ran ? run->output : "(did not start)");
+    return false;
+}
+#endif
+
+/* The all-reduce overlapped with the backward pass on ranks ranks: the worker's model has three
+ * buckets, the first two of which start before the pass returns (the model's last layers finish
+ * their gradients first; the worker says how many), the bucket of a parameter that gets no
+ * gradient still completes (with zeros, so the parameter keeps its value: the worker checks),
+ * and the weights are byte for byte those of the all-reduce after the pass. */
+static void check_overlap(int ranks, const char *expected) {
+    const char *skip = mpi_skip_reason();
+    if (skip) SKIP(skip);
+#ifdef CG_MPIEXEC
+    temp_dir dir;
+    CHECK(temp_dir_create(&dir));
+    char overlapped[256], after[256];
+    snprintf(overlapped, sizeof overlapped, "%s", temp_dir_file(&dir, "overlapped.txt"));
+    snprintf(after, sizeof after, "%s", temp_dir_file(&dir, "after.txt"));
+    static command_run run;
+    CHECK(run_overlap(ranks, "1", overlapped, &run));
+    CHECK(strstr(run.output, expected));
+    CHECK(run_overlap(ranks, "0", after, &run));
+    CHECK(strstr(run.output, "0 of 0 buckets started during backward"));
+    CHECK(same_file_bytes(overlapped, after));
+    temp_dir_remove(&dir);
+#else
+    (void)ranks, (void)expected;
+#endif
+}
+
+/* 100 samples in global batches of 32: 4 steps an epoch, 2 epochs. */
+TEST(distributed_fit_overlaps_the_all_reduce_with_backward_on_two_ranks) {
+    check_overlap(2, "overlapped 8 of 8 steps, 16 of 24 buckets started during backward");
+}
+
+/* Global batches of 48: 3 steps an epoch, the last of which leaves ranks 1 and 2 no samples. */
+TEST(distributed_fit_overlaps_the_all_reduce_with_backward_on_three_ranks) {
+    check_overlap(3, "overlapped 6 of 6 steps, 12 of 18 buckets started during backward");
+}
+
 TEST(distributed_fit_names_the_rank_that_failed) {
     check_worker_says(2, "fail", "cg_fit: rank 1 of 2 failed: cg_loss_compute");
 }

@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "autograd/anomaly.h"
+#include "autograd/leaf_hook.h"
 #include "autograd/node.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -8,6 +9,16 @@
 
 static _Thread_local bool grad_enabled = true;
 static _Thread_local uint64_t visit_generation;
+static _Thread_local cg_leaf_grad_hook leaf_hook;
+static _Thread_local void *leaf_hook_userdata;
+
+void cg_leaf_grad_hook_set(cg_leaf_grad_hook hook, void *userdata, cg_leaf_grad_hook *previous,
+                           void **previous_userdata) {
+    if (previous) *previous = leaf_hook;
+    if (previous_userdata) *previous_userdata = leaf_hook_userdata;
+    leaf_hook = hook;
+    leaf_hook_userdata = userdata;
+}
 
 bool cg_set_grad_enabled(bool enabled) {
     bool previous = grad_enabled;
@@ -128,10 +139,13 @@ static bool accumulate_leaf(cg_tensor *leaf, cg_tensor *grad) {
 }
 
 /* Runs one node's backward rule and hands each input its share, inside a scope of its own so the
- * rule's temporaries are freed at once. */
+ * rule's temporaries are freed at once. A leaf comes after every node made from it in the order
+ * the engine walks, so its gradient is final once added: the hook hears of it then. */
 static bool propagate(cg_tensor *t) {
     cg_tensor *grad = t->pending_grad;
-    if (!t->grad_fn) return !t->requires_grad || accumulate_leaf(t, grad);
+    if (!t->grad_fn)
+        return !t->requires_grad ||
+               (accumulate_leaf(t, grad) && (!leaf_hook || leaf_hook(t, leaf_hook_userdata) == 0));
     const cg_node *node = t->grad_fn;
     cg_tensor *grads[CG_NODE_MAX_INPUTS] = {0};
     if (node->op->backward(node, t, grad, grads) != 0) return false;

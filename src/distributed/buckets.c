@@ -3,6 +3,7 @@
  * list of the pieces a bucket holds is kept. */
 #include "distributed/buckets.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "core/device.h"
@@ -117,4 +118,15 @@ int cg_buckets_run(cg_tensor *const *tensors, const double *weights, int count, 
     }
     free(own.memory);
     return status;
+}
+
+int cg_buckets_pack(cg_tensor *const *tensors, const double *weights, int count, cg_dtype dtype,
+                    void *buffer) {
+    bucket_cursor at = {0, 0};
+    return move_elements(tensors, weights, count, dtype, &at, buffer, INT64_MAX, true) < 0 ? -1 : 0;
+}
+
+int cg_buckets_unpack(cg_tensor *const *tensors, int count, cg_dtype dtype, void *buffer) {
+    bucket_cursor at = {0, 0};
+    return move_elements(tensors, NULL, count, dtype, &at, buffer, INT64_MAX, false) < 0 ? -1 : 0;
 }

@@ -28,4 +28,13 @@ typedef void *(*cg_bucket_place)(void);
 int cg_buckets_run(cg_tensor *const *tensors, const double *weights, int count, size_t bucket_bytes,
                    cg_bucket_place place, cg_bucket_exchange exchange, void *userdata);
 
+/* The pieces of cg_buckets_run for a caller that exchanges a bucket later than it packs it: reads
+ * the elements of tensors (all of dtype, contiguous, on any device) concatenated into buffer,
+ * tensor i's times weights[i] (NULL: all 1; float tensors where a weight is not 1). 0, or -1 with
+ * the error of a copy. */
+int cg_buckets_pack(cg_tensor *const *tensors, const double *weights, int count, cg_dtype dtype,
+                    void *buffer);
+/* Writes buffer back over the elements of tensors, as cg_buckets_pack read them. 0, or -1. */
+int cg_buckets_unpack(cg_tensor *const *tensors, int count, cg_dtype dtype, void *buffer);
+
 #endif

@@ -155,6 +155,35 @@ static int mpi_all_reduce_sum(void *buffer, int64_t count, cg_dtype dtype, void 
     return 0;
 }
 
+static void *mpi_sum_start(void *buffer, int64_t count, cg_dtype dtype) {
+    MPI_Request *request = malloc(sizeof *request);
+    if (!request) {
+        cg_error_set("distributed: out of memory for an MPI request");
+        return NULL;
+    }
+    if (!mpi_ok(MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, mpi_type(dtype), MPI_SUM,
+                               MPI_COMM_WORLD, request),
+                "MPI_Iallreduce")) {
+        free(request);
+        return NULL;
+    }
+    return request;
+}
+
+static int mpi_sum_test(void *request, bool *done) {
+    int flag = 0;
+    const bool ok = mpi_ok(MPI_Test(request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    *done = ok && flag;
+    if (!ok || flag) free(request);
+    return ok ? 0 : -1;
+}
+
+static int mpi_sum_wait(void *request) {
+    const bool ok = mpi_ok(MPI_Wait(request, MPI_STATUS_IGNORE), "MPI_Wait");
+    free(request);
+    return ok ? 0 : -1;
+}
+
 static int mpi_broadcast(void *buffer, int64_t count, cg_dtype dtype, void *userdata) {
     const int root = *(const int *)userdata;
     char *at = buffer;
@@ -214,6 +243,7 @@ static int mpi_finalize(void) {
 static void mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 static const cg_transport mpi_transport = {mpi_barrier,   mpi_all_reduce_sum, shared_place,
+                                           mpi_sum_start, mpi_sum_test,       mpi_sum_wait,
                                            mpi_broadcast, mpi_finalize,       mpi_abort};
 
 const cg_transport *cg_mpi_transport_init(int *argc, char ***argv, cg_world_place *place) {

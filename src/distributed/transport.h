@@ -19,6 +19,14 @@ typedef struct {
     /* Where all_reduce_sum finds its next buffer (up to CG_BUCKET_BYTES) without copying it, or
      * NULL (the bucket place of distributed/buckets.h). */
     void *(*sum_place)(void);
+    /* all_reduce_sum started without waiting, over at most INT_MAX / 2 elements (not through
+     * shared memory): a request to pass to sum_test until it says done, or to sum_wait, either
+     * of which frees it once done; NULL with an error. */
+    void *(*sum_start)(void *buffer, int64_t count, cg_dtype dtype);
+    /* Advances the sum and sets *done. 0, or -1 with an error (the request is then freed). */
+    int (*sum_test)(void *request, bool *done);
+    /* Waits for the sum. 0, or -1 with an error. */
+    int (*sum_wait)(void *request);
     int (*broadcast)(void *buffer, int64_t count, cg_dtype dtype, void *userdata);
     int (*finalize)(void);
     void (*abort)(int code);

@@ -221,6 +221,20 @@ int cg_distributed_all_reduce_weighted(cg_tensor *const *tensors, const double *
     return reduce(self, tensors, weights, count, false);
 }
 
+bool cg_distributed_sums_in_shared_memory(void) {
+    return place.size > 1 && transport->sum_place() != NULL;
+}
+
+void *cg_distributed_sum_start(void *buffer, int64_t count, cg_dtype dtype) {
+    return transport->sum_start(buffer, count, dtype);
+}
+
+int cg_distributed_sum_test(void *request, bool *done) {
+    return transport->sum_test(request, done);
+}
+
+int cg_distributed_sum_wait(void *request) { return transport->sum_wait(request); }
+
 int cg_distributed_broadcast(cg_tensor *const *tensors, int count, int root) {
     const char *self = "cg_distributed_broadcast";
     if (check_list(self, tensors, count) != 0) return -1;

@@ -10,4 +10,14 @@
  * error (the tensors are then unspecified). */
 int cg_distributed_all_reduce_weighted(cg_tensor *const *tensors, const double *weights, int count);
 
+/* Whether the world's sums go through shared memory (all its ranks on one machine, see
+ * distributed/mpi_transport.c): false in a world of one. */
+bool cg_distributed_sums_in_shared_memory(void);
+
+/* The transport's non-blocking sum (sum_start, sum_test and sum_wait of distributed/transport.h)
+ * for callers that overlap it with work of their own; only in a world of more than one rank. */
+void *cg_distributed_sum_start(void *buffer, int64_t count, cg_dtype dtype);
+int cg_distributed_sum_test(void *request, bool *done);
+int cg_distributed_sum_wait(void *request);
+
 #endif

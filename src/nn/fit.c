@@ -460,10 +460,13 @@ static int train_step(fit_run *run, cg_metric_totals *totals) {
                      run->state.batch + 1, run->state.batches);
     cg_tensor *output = got == 1 ? cg_model_forward(model, x_batch, true) : NULL;
     cg_tensor *loss = output ? cg_loss_compute(cg_model_loss(model), output, y_batch) : NULL;
-    int status = loss && cg_backward(loss) == 0 ? 0 : -1;
-    /* Data-parallel: the gradients become the means over every rank's samples. */
+    /* Data-parallel: the gradients become the means over every rank's samples, averaged while
+     * the backward pass runs. */
+    int status = loss ? 0 : -1;
     if (parallel)
-        status = cg_fit_parallel_step(run->op, model, run->train, run->state.batch, status, loss);
+        status = cg_fit_parallel_backward(run->op, model, run->train, run->state.batch, loss);
+    else if (loss)
+        status = cg_backward(loss);
     if (status == 0)
         status = cg_optimizer_step(cg_model_optimizer(model), parameters, parameter_count);
     if (status == 0 && loss) status = cg_metric_totals_add(totals, output, y_batch, loss);

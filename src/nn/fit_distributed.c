@@ -2,20 +2,45 @@
  * global batch, and after each backward pass one all-reduce carries the gradients with a header
  * of per-rank failure flags; batch and epoch ends agree on failures and stop requests the same
  * way. Each rank's gradients are weighted by its share of the global batch as they are packed
- * into the all-reduce's buckets, so the average costs no pass of its own. They are reduced after
- * the backward pass, not while it runs (docs/distributed.md, "Communication", says why). */
+ * into the all-reduce's buckets, so the average costs no pass of its own. Where the parameters
+ * allow (distributed/grad_reducer.h), the buckets are reduced while the backward pass runs. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "nn/fit_distributed.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "autograd/leaf_hook.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "distributed/grad_reducer.h"
 #include "distributed/world.h"
 #include "io/loader.h"
 
 enum { MESSAGE_BYTES = 512 };
+
+static cg_fit_parallel_stats stats;
+
+static double now_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+cg_fit_parallel_stats cg_fit_parallel_stats_get(void) { return stats; }
+
+/* Whether to average the gradients while the backward pass runs (docs/distributed.md): as
+ * CGRAD_GRADIENT_OVERLAP says (1 or 0), else when the sums do not go through shared memory,
+ * whose summing is work for the cores that run the backward pass and is faster than MPI's
+ * non-blocking all-reduce on one machine. */
+static bool overlap_wanted(void) {
+    const char *value = getenv("CGRAD_GRADIENT_OVERLAP");
+    if (value && (!strcmp(value, "0") || !strcmp(value, "1"))) return value[0] == '1';
+    return !cg_distributed_sums_in_shared_memory();
+}
 
 bool cg_fit_parallel(void) { return cg_distributed_world_size() > 1; }
 
@@ -26,13 +51,12 @@ cg_batch_source *cg_fit_shard(cg_batch_source *source) {
 /* After a reduced header whose first world-size values are the ranks' failure flags: 0 when
  * none failed; otherwise -1 with an error naming op, the first failed rank and its message,
  * which that rank sends to the others. */
-static int settle(const char *op, const cg_tensor *header) {
+static int settle(const char *op, const void *flags, cg_dtype dtype) {
     const int world = cg_distributed_world_size();
-    const void *flags = cg_tensor_data(header);
     int failed = -1;
     for (int rank = 0; rank < world && failed < 0; rank++)
-        if (header->dtype == CG_FLOAT32 ? ((const float *)flags)[rank] != 0
-                                        : ((const double *)flags)[rank] != 0)
+        if (dtype == CG_FLOAT32 ? ((const float *)flags)[rank] != 0
+                                : ((const double *)flags)[rank] != 0)
             failed = rank;
     if (failed < 0) return 0;
     cg_scope_begin();
@@ -80,7 +104,7 @@ static int agree(const char *op, int status, double *extra, int extra_count,
         if (cg_distributed_all_reduce_weighted(list, weights, count + 1) == 0) {
             if (extra_count > 0)
                 memcpy(extra, (double *)values + world, sizeof(double) * (size_t)extra_count);
-            result = settle(op, header);
+            result = settle(op, values, header_dtype);
         }
     } else if (!list || !weights) {
         cg_error_set("%s: out of memory for the all-reduce of %d tensors", op, count + 1);
@@ -147,9 +171,12 @@ static cg_tensor *grad_or_zeros(cg_tensor *p) {
     return p->grad;
 }
 
-int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source *train, int batch,
-                         int status, const cg_tensor *loss) {
-    if (!cg_fit_parallel()) return status;
+/* This rank's status for batch `batch` of train given its own (status: of its backward
+ * pass; loss: NULL for an empty shard), and into *weight the share of the global batch that its
+ * gradients carry: each rank's gradient is its shard's mean, and the sum over the ranks of mean *
+ * samples / global_samples is the mean over the global batch, whatever the shards' sizes. */
+static int shard_status(const char *op, const cg_batch_source *train, int batch, int status,
+                        const cg_tensor *loss, double *weight) {
     const int world = train->shard_count, rank = train->shard_rank;
     int64_t start;
     const int64_t global_samples =
@@ -162,23 +189,84 @@ int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source 
         cg_error_set("%s: the training data ended before batch %d", op, batch + 1);
         status = -1;
     }
+    *weight = status == 0 ? (double)samples / (double)global_samples : 0;
+    return status;
+}
+
+/* Gives every parameter without a gradient zeros, so that every rank reduces the same list. 0,
+ * or -1 with an error. */
+static int grads_or_zeros(cg_tensor *const *parameters, int count) {
+    for (int i = 0; i < count; i++)
+        if (!grad_or_zeros(parameters[i])) return -1;
+    return 0;
+}
+
+/* The averaging after the backward pass (status: its outcome), in one all-reduce that carries
+ * the ranks' status flags too. */
+static int reduce_after_backward(const char *op, cg_model *model, const cg_batch_source *train,
+                                 int batch, int status, const cg_tensor *loss) {
+    double weight;
+    status = shard_status(op, train, batch, status, loss, &weight);
     int count = 0;
     cg_tensor *const *parameters = cg_model_parameters(model, &count);
+    if (grads_or_zeros(parameters, count) != 0) return -1;
     cg_tensor **grads = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
     if (!grads) {
         cg_error_set("%s: out of memory for the list of %d gradients", op, count);
         return -1;
     }
-    /* Each rank's gradient is its shard's mean; the sum over the ranks of mean * samples /
-     * global_samples is the mean over the global batch, whatever the shards' sizes. */
-    const double weight = status == 0 ? (double)samples / (double)global_samples : 0;
     for (int i = 0; i < count; i++)
-        if (!(grads[i] = grad_or_zeros(parameters[i]))) {
-            free(grads);
-            return -1;
-        }
+        grads[i] = parameters[i]->grad;
     status = agree(op, status, NULL, 0, grads, count, weight);
     free(grads);
+    return status;
+}
+
+int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_source *train,
+                             int batch, cg_tensor *loss) {
+    int count = 0;
+    cg_tensor *const *parameters = cg_model_parameters(model, &count);
+    if (!cg_fit_parallel()) return loss ? cg_backward(loss) : -1;
+    if (!overlap_wanted() || !cg_grad_reducer_fits(parameters, count)) {
+        const int status = loss && cg_backward(loss) == 0 ? 0 : -1;
+        const double start = now_seconds();
+        const int reduced = reduce_after_backward(op, model, train, batch, status, loss);
+        stats.steps++;
+        stats.seconds_after_backward += now_seconds() - start;
+        return reduced;
+    }
+    /* The weight of a rank whose backward pass then fails does not matter: every rank fails. */
+    double weight;
+    int status = shard_status(op, train, batch, loss ? 0 : -1, loss, &weight);
+    const int world = cg_distributed_world_size();
+    cg_grad_reducer *reducer = cg_grad_reducer_new(parameters, count, weight, world);
+    if (!reducer) return -1;
+    if (loss) {
+        cg_leaf_grad_hook previous;
+        void *previous_userdata;
+        cg_leaf_grad_hook_set(cg_grad_reducer_hook, reducer, &previous, &previous_userdata);
+        if (cg_backward(loss) != 0) status = -1;
+        cg_leaf_grad_hook_set(previous, previous_userdata, NULL, NULL);
+    }
+    const double start = now_seconds();
+    const cg_dtype dtype = parameters[0]->dtype;
+    void *flags = cg_grad_reducer_header(reducer);
+    if (grads_or_zeros(parameters, count) != 0) status = -1;
+    if (status != 0) {
+        if (dtype == CG_FLOAT32)
+            ((float *)flags)[cg_distributed_rank()] = 1;
+        else
+            ((double *)flags)[cg_distributed_rank()] = 1;
+    }
+    status = cg_grad_reducer_finish(reducer) == 0 ? settle(op, flags, dtype) : -1;
+    int buckets, started_by_hook;
+    cg_grad_reducer_counts(reducer, &buckets, &started_by_hook);
+    cg_grad_reducer_free(reducer);
+    stats.steps++;
+    stats.overlapped_steps++;
+    stats.buckets += buckets;
+    stats.buckets_started_in_backward += started_by_hook;
+    stats.seconds_after_backward += now_seconds() - start;
     return status;
 }
 

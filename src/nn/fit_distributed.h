@@ -20,12 +20,26 @@ cg_batch_source *cg_fit_shard(cg_batch_source *source);
  * tensors (parameters and buffers). 0, or -1 with an error on every rank when one failed. */
 int cg_fit_parallel_begin(const char *op, cg_model *model, int status);
 
-/* After this rank's backward pass over its shard of global batch `batch` of train (status: 0, or
- * -1 with an error; loss: the shard's mean loss, NULL when the shard is empty): makes every
- * parameter's gradient the mean over the global batch's samples. 0, or -1 with an error on every
- * rank when one failed. */
-int cg_fit_parallel_step(const char *op, cg_model *model, const cg_batch_source *train, int batch,
-                         int status, const cg_tensor *loss);
+/* The backward pass of this rank's shard of global batch `batch` of train (loss: the shard's
+ * mean loss, NULL when the forward pass failed or the shard is empty), after which every
+ * parameter's gradient is the mean over the global batch's samples; the averaging starts while
+ * the pass runs where the parameters allow. In a world of one, just the backward pass. 0, or -1
+ * with an error (on every rank when one failed). */
+int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_source *train,
+                             int batch, cg_tensor *loss);
+
+/* What data-parallel fit did with the gradients since the process started, for benchmarks and
+ * tests. */
+typedef struct {
+    int64_t steps;                       /* steps whose gradients were averaged */
+    int64_t overlapped_steps;            /* of them, those averaged while the pass ran */
+    int64_t buckets;                     /* the buckets of those */
+    int64_t buckets_started_in_backward; /* of them, those started before the pass returned */
+    double seconds_after_backward;       /* over all steps: from the pass's end to the means */
+} cg_fit_parallel_stats;
+
+/* The counts so far. */
+cg_fit_parallel_stats cg_fit_parallel_stats_get(void);
 
 /* After a batch's or an epoch's hooks (status: theirs): agrees on status, and stops training on
  * every rank when a hook stopped it on one, since the ranks must run the same batches. Returns

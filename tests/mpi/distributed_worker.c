@@ -8,6 +8,10 @@
  *                        with an error naming rank 1
  *   kill CHECKPOINT      rank 0 saves the model to CHECKPOINT at each epoch end; rank 1 kills
  *                        itself in the third epoch
+ *   overlap OUT          trains a model whose gradients fill three buckets of the overlapped
+ *                        all-reduce, one of them holding a parameter that never gets a gradient,
+ *                        writes the weights to OUT and prints how many buckets started during
+ *                        the backward pass; that parameter must keep its initial value
  * Exit status 0 when the mode's checks pass. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,6 +21,8 @@
 #include <string.h>
 
 #include <cgrad.h>
+
+#include "nn/fit_distributed.h"
 
 enum { SAMPLES = 100, VALIDATION_SAMPLES = 30, FEATURES = 6, CLASSES = 3, EPOCHS = 4 };
 
@@ -169,6 +175,70 @@ static int train(const char *path, int batch_size) {
     return status == 0 ? 0 : 1;
 }
 
+/* ----- overlap ----- */
+
+/* Wide enough that the first layer's weights (6 x WIDE floats) exceed a bucket of the
+ * overlapped all-reduce (distributed/grad_reducer.h) and fill one of their own. */
+enum { WIDE = 48000 };
+static const float UNUSED_VALUE = 0.5f;
+
+/* A layer that passes its input on and holds a parameter its forward never uses. */
+static int unused_build(cg_layer *layer, cg_shape input_shape, cg_shape *output_shape) {
+    *output_shape = input_shape;
+    return cg_layer_add_parameter(layer, "unused", cg_full(CG_SHAPE(4), UNUSED_VALUE, CG_FLOAT32))
+               ? 0
+               : -1;
+}
+
+static cg_tensor *unused_forward(cg_layer *layer, const cg_tensor *x, bool training) {
+    (void)layer, (void)training;
+    return cg_mul_scalar(x, 1);
+}
+
+static const cg_layer_class unused_class = {
+    .type = "unused", .build = unused_build, .forward = unused_forward};
+
+static int train_overlapped(const char *path) {
+    problem p = make_problem();
+    cg_manual_seed(100 + (uint64_t)cg_distributed_rank());
+    cg_model *model =
+        cg_sequential(cg_layer_new(&unused_class, NULL), cg_layer_dense(WIDE, CG_ACTIVATION_TANH),
+                      cg_layer_dense(CLASSES, CG_ACTIVATION_NONE));
+    if (model && cg_compile(model, cg_sgd(0.1, 0.9, false), CG_LOSS_CROSS_ENTROPY,
+                            CG_METRIC_ACCURACY) != 0) {
+        cg_model_free(model);
+        model = NULL;
+    }
+    const cg_fit_options options = {.epochs = 2,
+                                    .batch_size = 16,
+                                    .seed = 5,
+                                    .verbose = CG_VERBOSE_SILENT,
+                                    .validation_x = p.validation_x,
+                                    .validation_y = p.validation_y};
+    cg_history *history = model ? cg_fit(model, p.x, p.y, &options) : NULL;
+    int status = history ? 0 : -1;
+    if (status != 0) fprintf(stderr, "overlap: %s\n", cg_last_error());
+    int count = 0;
+    cg_tensor *const *parameters = model ? cg_model_parameters(model, &count) : NULL;
+    float unused[4] = {0};
+    if (status == 0 && cg_copy_to_array(parameters[0], unused, sizeof unused) != 0) status = -1;
+    for (int i = 0; status == 0 && i < 4; i++)
+        if (unused[i] != UNUSED_VALUE) {
+            fprintf(stderr, "overlap: the unused parameter became %.9g\n", (double)unused[i]);
+            status = -1;
+        }
+    const cg_fit_parallel_stats stats = cg_fit_parallel_stats_get();
+    if (status == 0 && cg_distributed_rank() == 0) {
+        printf("overlapped %lld of %lld steps, %lld of %lld buckets started during backward\n",
+               (long long)stats.overlapped_steps, (long long)stats.steps,
+               (long long)stats.buckets_started_in_backward, (long long)stats.buckets);
+        status = write_result(path, history, model);
+    }
+    cg_history_free(history);
+    cg_model_free(model);
+    return status == 0 ? 0 : 1;
+}
+
 /* ----- failures ----- */
 
 static int fail_on_rank_one(void) {
@@ -234,9 +304,11 @@ int main(int argc, char **argv) {
         status = fail_on_rank_one();
     else if (!strcmp(mode, "kill") && argc == 3)
         status = kill_rank_one(argv[2]);
+    else if (!strcmp(mode, "overlap") && argc == 3)
+        status = train_overlapped(argv[2]);
     else
         fprintf(stderr, "usage: distributed_worker collectives | train OUT BATCH | fail | "
-                        "kill CHECKPOINT\n");
+                        "kill CHECKPOINT | overlap OUT\n");
     cg_scope_end();
     cg_distributed_finalize();
     return status;
