@@ -157,16 +157,21 @@ static int write_result(const char *path, const cg_history *history, const cg_mo
     return fclose(out);
 }
 
-static int train(const char *path, int batch_size) {
-    problem p = make_problem();
-    cg_model *model = make_model();
-    const cg_fit_options options = {.epochs = EPOCHS,
+/* Fits model (NULL: none) to the problem with the workers' fixed seed, validating on its split. */
+static cg_history *fit_problem(cg_model *model, const problem *p, int epochs, int batch_size) {
+    const cg_fit_options options = {.epochs = epochs,
                                     .batch_size = batch_size,
                                     .seed = 5,
                                     .verbose = CG_VERBOSE_SILENT,
-                                    .validation_x = p.validation_x,
-                                    .validation_y = p.validation_y};
-    cg_history *history = model ? cg_fit(model, p.x, p.y, &options) : NULL;
+                                    .validation_x = p->validation_x,
+                                    .validation_y = p->validation_y};
+    return model ? cg_fit(model, p->x, p->y, &options) : NULL;
+}
+
+static int train(const char *path, int batch_size) {
+    problem p = make_problem();
+    cg_model *model = make_model();
+    cg_history *history = fit_problem(model, &p, EPOCHS, batch_size);
     int status = history ? 0 : -1;
     if (status != 0) fprintf(stderr, "train: %s\n", cg_last_error());
     if (status == 0 && cg_distributed_rank() == 0) status = write_result(path, history, model);
@@ -209,13 +214,7 @@ static int train_overlapped(const char *path) {
         cg_model_free(model);
         model = NULL;
     }
-    const cg_fit_options options = {.epochs = 2,
-                                    .batch_size = 16,
-                                    .seed = 5,
-                                    .verbose = CG_VERBOSE_SILENT,
-                                    .validation_x = p.validation_x,
-                                    .validation_y = p.validation_y};
-    cg_history *history = model ? cg_fit(model, p.x, p.y, &options) : NULL;
+    cg_history *history = fit_problem(model, &p, 2, 16);
     int status = history ? 0 : -1;
     if (status != 0) fprintf(stderr, "overlap: %s\n", cg_last_error());
     int count = 0;
