@@ -222,6 +222,63 @@ TEST(max_pool2d_lets_a_nan_win_its_window) {
     cg_scope_end();
 }
 
+/* The tap of a 2x2 window (at its top-left, rows width apart) that max pooling picks: the first
+ * of the largest in row order, or the first NaN. */
+static int64_t reference_window_max(const double *values, int64_t at, int64_t width) {
+    const int64_t taps[4] = {at, at + 1, at + width, at + width + 1};
+    int64_t best = taps[0];
+    for (int t = 1; t < 4 && !isnan(values[best]); t++)
+        if (isnan(values[taps[t]]) || values[taps[t]] > values[best]) best = taps[t];
+    return best;
+}
+
+/* 2x2 max pooling over rows long enough for the vector kernel (18 windows: two groups of eight
+ * and a rest), an odd width (the last column in no window), many ties, signed zeros and NaNs, in
+ * both dtypes: the pooled values (bit for bit: which zero wins shows) and the gradient, which
+ * counts how often each input was picked, against a window-by-window search. */
+TEST(max_pool2d_2x2_picks_the_first_largest_tap) {
+    enum { PLANES = 6, HEIGHT = 9, WIDTH = 37, OUT_H = 4, OUT_W = 18 };
+    static double values[PLANES * HEIGHT * WIDTH];
+    for (int64_t i = 0; i < PLANES * HEIGHT * WIDTH; i++) {
+        const int64_t scrambled = (i * 7919) % 61;
+        values[i] = scrambled % 13 == 0   ? NAN
+                    : scrambled % 11 == 0 ? -0.0
+                    : scrambled % 7 == 0  ? 0.0
+                                          : (double)(scrambled % 5) - 2.0;
+    }
+    const cg_dtype dtypes[2] = {CG_FLOAT32, CG_FLOAT64};
+    for (int d = 0; d < 2; d++) {
+        cg_scope_begin();
+        cg_tensor *x = cg_set_requires_grad(
+            cg_to_dtype(cg_from_array(values, CG_SHAPE(2, 3, HEIGHT, WIDTH), CG_FLOAT64),
+                        dtypes[d]),
+            true);
+        cg_tensor *out = cg_max_pool2d(x, 2, 2, 2, 2);
+        CHECK(out && cg_backward_with(out, cg_ones_like(out)) == 0);
+        static double pooled[PLANES * OUT_H * OUT_W], grad[PLANES * HEIGHT * WIDTH];
+        CHECK(cg_copy_to_array(cg_to_dtype(out, CG_FLOAT64), pooled, sizeof pooled) == 0);
+        CHECK(cg_copy_to_array(cg_to_dtype(cg_grad(x), CG_FLOAT64), grad, sizeof grad) == 0);
+        static double picked[PLANES * HEIGHT * WIDTH];
+        memset(picked, 0, sizeof picked);
+        bool values_match = true;
+        for (int64_t plane = 0; plane < PLANES; plane++)
+            for (int64_t oh = 0; oh < OUT_H; oh++)
+                for (int64_t ow = 0; ow < OUT_W; ow++) {
+                    const int64_t best = reference_window_max(
+                        values, (plane * HEIGHT + 2 * oh) * WIDTH + 2 * ow, WIDTH);
+                    picked[best] += 1;
+                    const double got = pooled[(plane * OUT_H + oh) * OUT_W + ow];
+                    values_match =
+                        values_match &&
+                        (isnan(values[best]) ? isnan(got)
+                                             : memcmp(&got, &values[best], sizeof got) == 0);
+                }
+        CHECK(values_match);
+        CHECK(memcmp(grad, picked, sizeof grad) == 0);
+        cg_scope_end();
+    }
+}
+
 typedef struct {
     bool max;
     int kernel_h, kernel_w, stride_h, stride_w;

@@ -99,11 +99,23 @@ typedef struct {
                     if (oh0 < rows->first) oh0 = rows->first;                                      \
                     if (oh1 > rows->last) oh1 = rows->last;                                        \
                     const int64_t count = ow1 - ow0;                                               \
+                    /* Whole rows of unit stride are copied in 16-byte groups, the last partly     \
+                     * past the row's end: that part lands where the next row goes before the      \
+                     * next row is written, and is read from the image's next row (the tap's       \
+                     * last row is copied exactly). */                                             \
+                    const int64_t group = 16 / (int64_t)sizeof(T);                                 \
+                    const bool whole_rows =                                                        \
+                        to_cols && sw == 1 && ow0 == 0 && ow1 == out_w && w->width >= group;       \
                     for (int64_t oh = oh0; count > 0 && oh < oh1; oh++) {                          \
                         T *restrict segment = row + (oh - rows->first) * out_w + ow0;              \
                         T *restrict pixels = image +                                               \
                                              (c * w->height + oh * sh + row_offset) * w->width +   \
                                              col_offset + ow0 * sw;                                \
+                        if (whole_rows && oh + 1 < oh1) {                                          \
+                            for (int64_t i = 0; i < count; i += group)                             \
+                                memcpy(segment + i, pixels + i, 16);                               \
+                            continue;                                                              \
+                        }                                                                          \
                         /* Short rows: plain loops, which the compiler vectorises for unit         \
                          * stride, cost less than calls to memcpy. */                              \
                         if (to_cols)                                                               \

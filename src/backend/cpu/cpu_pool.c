@@ -3,13 +3,20 @@
  * The forward pass keeps where each window's maximum lies, as its position in its plane. The
  * windows inside the input go tap by tap across a row, independent of each other, so the
  * compares overlap; the windows at the edges go one at a time over the taps that read no
- * padding. The 2x2 window of stride 2, which most networks use, has a loop of its own that
- * compares a window's four taps in registers.
+ * padding. The 2x2 window of stride 2, which most networks use, has a loop of its own: each
+ * window is a tournament (the larger of each row's pair, then the larger of the two), which picks
+ * the same tap as comparing the taps in order, and on CPUs with AVX2 eight float32 windows go
+ * through it at once.
  *
  * The backward pass zeroes each plane of grad_x and adds grad_out at the saved positions, plane
  * by plane while the plane is in cache; within a plane the windows go in order, so overlapping
  * windows add up in the same order on any thread count. */
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CG_POOL_AVX2 1
+#endif
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_window.h"
@@ -31,6 +38,7 @@ typedef struct {
     const void *input;
     void *output;
     int64_t *where;
+    bool vector; /* whether the CPU runs the vector kernel of 2x2 windows */
 } pool_job;
 
 /* Per dtype T:
@@ -38,7 +46,9 @@ typedef struct {
  * number (a NaN wins its window, as in PyTorch, so it is not hidden by the pooling). Bit masks
  * rather than a branch, since which tap wins depends on the data (the compiler turns a select of
  * the value into a mispredicted branch).
- * max_pool_2x2 pools output row oh of a plane with 2x2 windows of stride 2 and no padding.
+ * max_pool_2x2 pools windows [first, out_w) of output row oh of a plane with 2x2 windows of
+ * stride 2 and no padding; max_pool_2x2_row all of them, the vector kernel first where there is
+ * one.
  * max_pool pools planes [begin, end); max_pool_backward adds them back. */
 #define DEFINE_POOL_KERNELS(T)                                                                     \
     static inline void take_larger_##T(T value, int64_t at, T *top, int64_t *best) {               \
@@ -51,19 +61,25 @@ typedef struct {
         memcpy(top, &top_bits, sizeof value);                                                      \
     }                                                                                              \
                                                                                                    \
-    static void max_pool_2x2_##T(const cg_window2d *w, const T *image, int64_t oh,                 \
+    static void max_pool_2x2_##T(const cg_window2d *w, const T *image, int64_t oh, int64_t first,  \
                                  T *restrict outs, int64_t *restrict where) {                      \
         const int64_t width = w->width;                                                            \
-        for (int64_t ow = 0; ow < w->out_width; ow++) {                                            \
+        for (int64_t ow = first; ow < w->out_width; ow++) {                                        \
             const int64_t at = 2 * oh * width + 2 * ow;                                            \
-            T top = image[at];                                                                     \
-            int64_t best = at;                                                                     \
-            take_larger_##T(image[at + 1], at + 1, &top, &best);                                   \
-            take_larger_##T(image[at + width], at + width, &top, &best);                           \
-            take_larger_##T(image[at + width + 1], at + width + 1, &top, &best);                   \
-            outs[ow] = top;                                                                        \
-            where[ow] = best;                                                                      \
+            T upper = image[at], lower = image[at + width];                                        \
+            int64_t upper_at = at, lower_at = at + width;                                          \
+            take_larger_##T(image[at + 1], at + 1, &upper, &upper_at);                             \
+            take_larger_##T(image[at + width + 1], at + width + 1, &lower, &lower_at);             \
+            take_larger_##T(lower, lower_at, &upper, &upper_at);                                   \
+            outs[ow] = upper;                                                                      \
+            where[ow] = upper_at;                                                                  \
         }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    static void max_pool_2x2_row_##T(const cg_window2d *w, const T *image, int64_t oh,             \
+                                     bool vector, T *restrict outs, int64_t *restrict where) {     \
+        const int64_t done = VECTOR_POOL_2X2_##T(vector, w, image, oh, outs, where);               \
+        max_pool_2x2_##T(w, image, oh, done, outs, where);                                         \
     }                                                                                              \
                                                                                                    \
     static void max_pool_##T(int64_t begin, int64_t end, void *ctx) {                              \
@@ -85,7 +101,7 @@ typedef struct {
                 T *restrict outs = (T *)job->output + o;                                           \
                 int64_t *restrict where = job->where + o;                                          \
                 if (two_by_two) {                                                                  \
-                    max_pool_2x2_##T(w, image, oh, outs, where);                                   \
+                    max_pool_2x2_row_##T(w, image, oh, job->vector, outs, where);                  \
                     continue;                                                                      \
                 }                                                                                  \
                 const int64_t top = oh * w->stride_h - w->pad_top;                                 \
@@ -142,13 +158,127 @@ typedef struct {
 typedef uint32_t BITS_float;
 typedef uint64_t BITS_double;
 
+#ifdef CG_POOL_AVX2
+
+/* The larger of each lane's pair as a mask: b's lanes that beat a's (larger, or a NaN over a
+ * number), as take_larger decides. */
+__attribute__((target("avx2"), always_inline)) static inline __m256 beats(__m256 b, __m256 a) {
+    return _mm256_and_ps(_mm256_cmp_ps(b, a, _CMP_NLE_UQ), _mm256_cmp_ps(a, a, _CMP_ORD_Q));
+}
+
+/* The lanes below count, as a mask. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i lanes_below(int64_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Pools the windows [0, count) (1 to 8) of a group whose pairs start at upper and lower, the first
+ * at index first of the plane, as max_pool_2x2 does. A window's pairs are split into even and odd
+ * lanes by shuffles that leave the windows in the order 0, 1, 4, 5, 2, 3, 6, 7, put back in order
+ * by one permutation of 64-bit halves. A group of fewer than 8 reads through masks and, unless it
+ * may spill whole vectors past its end, stores through the stack.
+ * Inlined with a constant count for whole groups. */
+__attribute__((target("avx2"), always_inline)) static inline void
+pool_2x2_group(const float *upper, const float *lower, int64_t width, int64_t first, int count,
+               bool spill, float *outs, int64_t *where) {
+    __m256 u0, u1, l0, l1;
+    if (count == 8) {
+        u0 = _mm256_loadu_ps(upper), u1 = _mm256_loadu_ps(upper + 8);
+        l0 = _mm256_loadu_ps(lower), l1 = _mm256_loadu_ps(lower + 8);
+    } else {
+        const __m256i low_half = lanes_below(2 * count), high_half = lanes_below(2 * count - 8);
+        u0 = _mm256_maskload_ps(upper, low_half), u1 = _mm256_maskload_ps(upper + 8, high_half);
+        l0 = _mm256_maskload_ps(lower, low_half), l1 = _mm256_maskload_ps(lower + 8, high_half);
+    }
+    const __m256 a = _mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 b = _mm256_shuffle_ps(u0, u1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m256 c = _mm256_shuffle_ps(l0, l1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 d = _mm256_shuffle_ps(l0, l1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m256 right_up = beats(b, a), right_low = beats(d, c);
+    const __m256 up = _mm256_blendv_ps(a, b, right_up);
+    const __m256 low = _mm256_blendv_ps(c, d, right_low);
+    const __m256 lower_wins = beats(low, up);
+    const __m256 top = _mm256_blendv_ps(up, low, lower_wins);
+    /* A mask's lanes are -1 or 0: subtracting it adds the odd column. */
+    const __m256i even_taps = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
+    const __m256i up_tap = _mm256_sub_epi32(even_taps, _mm256_castps_si256(right_up));
+    const __m256i low_tap = _mm256_sub_epi32(
+        _mm256_add_epi32(even_taps, _mm256_set1_epi32((int)width)), _mm256_castps_si256(right_low));
+    const __m256i tap = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(up_tap), _mm256_castsi256_ps(low_tap), lower_wins));
+    const __m256i ordered = _mm256_permute4x64_epi64(tap, _MM_SHUFFLE(3, 1, 2, 0));
+    const __m256 values =
+        _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(top), _MM_SHUFFLE(3, 1, 2, 0)));
+    const __m256i base = _mm256_set1_epi64x(first);
+    const __m256i where_low =
+        _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(ordered)));
+    const __m256i where_high =
+        _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(ordered, 1)));
+    if (count == 8 || spill) {
+        _mm256_storeu_ps(outs, values);
+        _mm256_storeu_si256((__m256i *)where, where_low);
+        _mm256_storeu_si256((__m256i *)(where + 4), where_high);
+    } else {
+        /* Masked stores are slow on some CPUs (AMD's): a short group goes through the stack. */
+        float value_group[8];
+        int64_t where_group[8];
+        _mm256_storeu_ps(value_group, values);
+        _mm256_storeu_si256((__m256i *)where_group, where_low);
+        _mm256_storeu_si256((__m256i *)(where_group + 4), where_high);
+        memcpy(outs, value_group, sizeof(float) * (size_t)count);
+        memcpy(where, where_group, sizeof(int64_t) * (size_t)count);
+    }
+}
+
+/* The 2x2 windows of output row oh, as max_pool_2x2 pools them, eight at a time; returns how many
+ * it pooled (all). */
+__attribute__((target("avx2"))) static int64_t pool_2x2_avx2(const cg_window2d *w,
+                                                             const float *image, int64_t oh,
+                                                             float *restrict outs,
+                                                             int64_t *restrict where) {
+    const int64_t width = w->width, row = 2 * oh * width, out_w = w->out_width;
+    const float *upper = image + row, *lower = upper + width;
+    int64_t ow = 0;
+    for (; ow + 8 <= out_w; ow += 8)
+        pool_2x2_group(upper + 2 * ow, lower + 2 * ow, width, row + 2 * ow, 8, false, outs + ow,
+                       where + ow);
+    /* A short last group may store whole vectors when the plane's next row takes what spills
+     * past this row: that row is written after this one, by the same thread. */
+    const bool spill = oh + 1 < w->out_height && 8 - (out_w - ow) <= out_w;
+    if (ow < out_w)
+        pool_2x2_group(upper + 2 * ow, lower + 2 * ow, width, row + 2 * ow, (int)(out_w - ow),
+                       spill, outs + ow, where + ow);
+    return out_w;
+}
+
+static bool cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+#define VECTOR_POOL_2X2_float(vector, w, image, oh, outs, where)                                   \
+    ((vector) ? pool_2x2_avx2(w, image, oh, outs, where) : 0)
+
+#else
+
+static bool cpu_has_avx2(void) { return false; }
+
+#define VECTOR_POOL_2X2_float(vector, w, image, oh, outs, where) ((void)(vector), 0)
+
+#endif
+
+/* float64 windows go through the scalar loop only. */
+#define VECTOR_POOL_2X2_double(vector, w, image, oh, outs, where) ((void)(vector), 0)
+
 DEFINE_POOL_KERNELS(float)
 DEFINE_POOL_KERNELS(double)
 
 int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *w, cg_tensor *out,
                       cg_tensor *indices) {
     const int64_t windows = w->out_height * w->out_width;
-    pool_job job = {w, cg_tensor_data(x), cg_tensor_data(out), cg_tensor_data(indices)};
+    /* The vector kernel finds taps as 32-bit offsets from a window pair's row. */
+    pool_job job = {w, cg_tensor_data(x), cg_tensor_data(out), cg_tensor_data(indices),
+                    cpu_has_avx2() && w->width < INT32_MAX / 2};
     cg_parallel_for(w->batch * w->channels,
                     planes_per_chunk(windows * w->kernel_height * w->kernel_width),
                     x->dtype == CG_FLOAT32 ? max_pool_float : max_pool_double, &job);
@@ -157,7 +287,8 @@ int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *w, cg_tensor *out,
 
 int cg_cpu_max_pool2d_backward(const cg_tensor *grad_out, const cg_tensor *indices,
                                const cg_window2d *w, cg_tensor *grad_x) {
-    pool_job job = {w, cg_tensor_data(grad_out), cg_tensor_data(grad_x), cg_tensor_data(indices)};
+    pool_job job = {w, cg_tensor_data(grad_out), cg_tensor_data(grad_x), cg_tensor_data(indices),
+                    false};
     cg_parallel_for(
         w->batch * w->channels,
         planes_per_chunk(w->height * w->width + w->out_height * w->out_width),

@@ -5,11 +5,14 @@
 #include <stdint.h>
 
 /* The outputs [*first, *last) of a line of count outputs whose input index
- * output * stride + offset lies inside [0, size): the ones that read no padding. */
+ * output * stride + offset lies inside [0, size): the ones that read no padding. Stride 1, the
+ * common case, needs no division (the unfolding of a convolution asks for every tap). */
 static inline void cg_cpu_inside_range(int64_t count, int64_t stride, int64_t offset, int64_t size,
                                        int64_t *first, int64_t *last) {
-    const int64_t low = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-    int64_t high = size - offset <= 0 ? 0 : (size - 1 - offset) / stride + 1;
+    const int64_t low = offset >= 0 ? 0 : stride == 1 ? -offset : (-offset + stride - 1) / stride;
+    int64_t high = size - offset <= 0 ? 0
+                   : stride == 1      ? size - offset
+                                      : (size - 1 - offset) / stride + 1;
     if (high > count) high = count;
     *first = low < high ? low : high;
     *last = high;
