@@ -362,6 +362,26 @@ TEST(gemm_portable_row_kernel_matches_naive_loop_around_vector_edges) {
     CHECK(for_each_row_case(true));
 }
 
+/* Several rows of C and at most 12 columns, from op(B) = B^T (an output layer), take the row
+ * kernels, in pairs of rows plus a last odd row, also where a CBLAS exists. */
+TEST(gemm_products_with_few_columns_take_the_row_kernels) {
+    static const int64_t rows[] = {2, 3, 7, 130};
+    static const int64_t columns[] = {1, 2, 4, 5, 6, 9, 10, 11, 12};
+    srand(2025);
+    for (int generic = 0; generic < 2; generic++) {
+        const bool previous = cg_gemm_force_generic(generic);
+        for (int dtype = CG_FLOAT32; dtype <= CG_FLOAT64; dtype++)
+            for (size_t mi = 0; mi < sizeof rows / sizeof rows[0]; mi++)
+                for (size_t ni = 0; ni < sizeof columns / sizeof columns[0]; ni++)
+                    for (int ki = 0; ki < ROW_EDGE_SIZE_COUNT; ki += 3) {
+                        const gemm_case gc =
+                            make_gemm_case(false, true, rows[mi], columns[ni], ROW_EDGE_SIZES[ki]);
+                        CHECK(check_gemm_case(row_dispatch_is_builtin, (cg_dtype)dtype, &gc));
+                    }
+        cg_gemm_force_generic(previous);
+    }
+}
+
 /* Split across 2 or 3 threads, a product must match the naive loop and be bit for bit the
  * product computed on one thread: every element sees the same operations in the same order. */
 static bool threads_match_one_thread(cg_dtype dtype, const gemm_case *gc, const double *a,
@@ -393,8 +413,10 @@ static bool threads_match_one_thread(cg_dtype dtype, const gemm_case *gc, const 
 }
 
 TEST(gemm_builtin_splits_across_threads_without_changing_results) {
-    /* Split by rows, by columns, and with ragged last strips. */
-    static const int64_t shapes[][3] = {{257, 70, 130}, {40, 600, 130}, {130, 257, 200}};
+    /* Split by rows, by columns, with ragged last strips, and by pairs of rows for the row
+     * kernels (10 columns, an odd row count). */
+    static const int64_t shapes[][3] = {
+        {257, 70, 130}, {40, 600, 130}, {130, 257, 200}, {257, 10, 784}};
     srand(99);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t work = shapes[s][0] * shapes[s][1] * shapes[s][2];

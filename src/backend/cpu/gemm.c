@@ -297,31 +297,69 @@ static void multiply_split(const element_ops *ops, const cg_gemm_kernel *kernel,
     cg_parallel_for(tiles, grain, multiply_strips, (void *)&split);
 }
 
-/* A product with one row (a vector times a matrix, as in predicting one sample): the row kernel
- * reads op(B) once where packing would copy it first. The kernel takes a contiguous x, so a row of
- * op(A) that lies across memory (trans_a) is gathered into this thread's buffer. */
-static void multiply_row(const cg_gemm_kernel *kernel, const element_ops *ops,
-                         const gemm_problem *pr) {
+/* Products whose rows of C are computed without packing (the row kernels): a single row (a vector
+ * times a matrix, as in predicting one sample), which reads op(B) once where packing would copy it
+ * first; and, with op(B) = B^T, products with few columns of C (a classifier's output layer),
+ * where packing op(A) would cost as much as the product. */
+enum { ROW_KERNEL_MAX_COLUMNS = 12 };
+
+static bool by_rows(const gemm_problem *pr) {
+    return pr->m == 1 || (pr->trans_b && !pr->trans_a && pr->n <= ROW_KERNEL_MAX_COLUMNS);
+}
+
+/* Row pairs [begin, end) of a product by rows; pairs, so that a thread's share starts on a row
+ * pair, as the kernels take them. */
+typedef struct {
+    const cg_gemm_kernel *kernel;
+    const element_ops *ops;
+    const gemm_problem *whole;
+} rows_job;
+
+static void multiply_row_pairs(int64_t begin, int64_t end, void *ctx) {
+    const rows_job *job = ctx;
+    const gemm_problem *pr = job->whole;
+    const size_t size = job->ops->element_size;
+    const int64_t first = 2 * begin, last = min64(2 * end, pr->m);
+    job->kernel->multiply_rows(pr->trans_b, last - first, pr->n, pr->k,
+                               pr->a + (size_t)(first * pr->lda) * size, pr->lda, pr->b, pr->ldb,
+                               pr->c + (size_t)(first * pr->ldc) * size, pr->ldc);
+}
+
+/* The row kernels take rows of contiguous elements, so the row of a one-row op(A) that lies across
+ * memory (trans_a) is gathered into this thread's buffer first. */
+static void multiply_rows(const cg_gemm_kernel *kernel, const element_ops *ops,
+                          const gemm_problem *pr) {
     const size_t size = ops->element_size;
-    const char *x = pr->a;
-    if (pr->trans_a && pr->lda != 1 && pr->k > 1) {
-        char *gathered = workspace((size_t)pr->k * size);
-        if (!gathered) {
-            ops->multiply_directly(pr);
-            return;
+    if (pr->m == 1) {
+        const char *x = pr->a;
+        if (pr->trans_a && pr->lda != 1 && pr->k > 1) {
+            char *gathered = workspace((size_t)pr->k * size);
+            if (!gathered) {
+                ops->multiply_directly(pr);
+                return;
+            }
+            for (int64_t p = 0; p < pr->k; p++)
+                memcpy(gathered + (size_t)p * size, pr->a + (size_t)(p * pr->lda) * size, size);
+            x = gathered;
         }
-        for (int64_t p = 0; p < pr->k; p++)
-            memcpy(gathered + (size_t)p * size, pr->a + (size_t)(p * pr->lda) * size, size);
-        x = gathered;
+        kernel->multiply_rows(pr->trans_b, 1, pr->n, pr->k, x, pr->k, pr->b, pr->ldb, pr->c,
+                              pr->ldc);
+        return;
     }
-    kernel->multiply_row(pr->trans_b, pr->n, pr->k, x, pr->b, pr->ldb, pr->c);
+    const rows_job job = {kernel, ops, pr};
+    const int64_t work_per_pair = 2 * pr->n * pr->k;
+    cg_parallel_for((pr->m + 1) / 2,
+                    work_per_pair > 0
+                        ? (CG_GEMM_MIN_WORK_PER_THREAD + work_per_pair - 1) / work_per_pair
+                        : pr->m,
+                    multiply_row_pairs, (void *)&job);
 }
 
 static void multiply_builtin(const element_ops *ops, const cg_gemm_kernel *kernel,
                              const gemm_problem *pr) {
     if (pr->m <= 0 || pr->n <= 0) return;
-    if (pr->m == 1) {
-        multiply_row(kernel, ops, pr);
+    if (by_rows(pr)) {
+        multiply_rows(kernel, ops, pr);
         return;
     }
     const int64_t work = pr->m * pr->n * pr->k;
@@ -349,8 +387,8 @@ DEFINE_BUILTIN_GEMM(double, f64)
 /* The CBLAS runs on one thread (OpenBLAS is told so before its first product) and cgrad's pool
  * splits its products, so a program has one set of worker threads: OpenBLAS's own workers would
  * keep spinning after each product and take the core that cgrad's next parallel kernel needs. A
- * CBLAS's gemm packs op(B) even for a single row of C, which costs more than the whole product
- * by the built-in row kernel, so one-row products stay built in. */
+ * CBLAS's gemm packs its operands even for a single row of C or a few columns, which costs more
+ * than the whole product by the built-in row kernels, so those products stay built in. */
 static pthread_once_t blas_threads_pinned = PTHREAD_ONCE_INIT;
 
 static void pin_blas_threads(void) {
@@ -359,8 +397,9 @@ static void pin_blas_threads(void) {
 #endif
 }
 
-static bool through_blas(int64_t m, int64_t n) {
-    if (!cg_gemm_has_blas() || builtin_forced || m <= 1 || n <= 0) return false;
+static bool through_blas(const gemm_problem *pr) {
+    if (!cg_gemm_has_blas() || builtin_forced || pr->m <= 0 || pr->n <= 0 || by_rows(pr))
+        return false;
     pthread_once(&blas_threads_pinned, pin_blas_threads);
     return true;
 }
@@ -370,7 +409,7 @@ static bool through_blas(int64_t m, int64_t n) {
                           int64_t lda, const T *b, int64_t ldb, T *c, int64_t ldc) {               \
         const gemm_problem problem = {trans_a,         trans_b,   m,   n,   k,  (const char *)a,   \
                                       (const char *)b, (char *)c, lda, ldb, ldc};                  \
-        if (through_blas(m, n))                                                                    \
+        if (through_blas(&problem))                                                                \
             multiply_split(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem, true);                  \
         else                                                                                       \
             multiply_builtin(&SUFFIX##_ops, &kernel_set()->SUFFIX, &problem);                      \

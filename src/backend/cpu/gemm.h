@@ -5,8 +5,9 @@
  * compiled, so tests can compare the two. The built-in kernel packs
  * operands into cache-sized blocks for a register-blocked micro-kernel (AVX2 + FMA where the CPU
  * has them), splits large products across cg_get_num_threads() threads, and multiplies small ones
- * directly. Products with one row of C (m = 1) always take the built-in row kernel, which reads
- * op(B) once without packing it, also when a CBLAS exists. */
+ * directly. Products with one row of C (m = 1), and those with at most 12 columns of C from
+ * op(B) = B^T (an output layer), always take the built-in row kernels, which pack nothing, also
+ * when a CBLAS exists. */
 #ifndef CG_BACKEND_CPU_GEMM_H
 #define CG_BACKEND_CPU_GEMM_H
 

@@ -21,11 +21,13 @@ typedef void (*cg_gemm_micro_kernel)(int64_t kc, const void *packed_a, const voi
 typedef void (*cg_gemm_pack)(bool trans, const void *x, int64_t ld, int64_t rows, int64_t depth,
                              int width, void *packed);
 
-/* One row of C without packing, for products with a single row of op(A), where packing would cost
- * more than the product: y (n elements) = x (k contiguous elements) op(B), with op(B)[p][j] =
- * trans_b ? b[j * ldb + p] : b[p * ldb + j]. */
-typedef void (*cg_gemm_row_kernel)(bool trans_b, int64_t n, int64_t k, const void *x, const void *b,
-                                   int64_t ldb, void *y);
+/* Rows of C without packing, for products with a single row of op(A) or a few columns of C,
+ * where packing would cost more than the product: y (m x n, row stride ldy) = x (m rows of k
+ * contiguous elements, row stride ldx) op(B), with op(B)[p][j] = trans_b ? b[j * ldb + p] :
+ * b[p * ldb + j]. Each element is summed in the same order whatever m, so a split of the rows
+ * across threads does not change the result. */
+typedef void (*cg_gemm_row_kernel)(bool trans_b, int64_t m, int64_t n, int64_t k, const void *x,
+                                   int64_t ldx, const void *b, int64_t ldb, void *y, int64_t ldy);
 
 typedef struct {
     int mr, nr; /* the register tile */
@@ -34,7 +36,7 @@ typedef struct {
     int kc, mc, nc;
     cg_gemm_micro_kernel multiply;
     cg_gemm_pack pack;
-    cg_gemm_row_kernel multiply_row;
+    cg_gemm_row_kernel multiply_rows;
 } cg_gemm_kernel;
 
 /* One instruction set's kernels, one per floating-point dtype. */

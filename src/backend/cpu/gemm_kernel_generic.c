@@ -38,16 +38,14 @@
         }                                                                                          \
     }
 
-/* A row of C: with op(B) = B^T each element is a dot product of two contiguous vectors, summed in
- * ROW_LANES interleaved partial sums the compiler can keep in vector registers; otherwise rows of
- * B are added into the row of C, scaled by the elements of x. */
+/* Rows of C, one at a time: with op(B) = B^T each element is a dot product of two contiguous
+ * vectors, summed in ROW_LANES interleaved partial sums the compiler can keep in vector registers;
+ * otherwise rows of B are added into the row of C, scaled by the elements of x. */
 enum { ROW_LANES = 8 };
 
 #define DEFINE_GENERIC_ROW_KERNEL(name, T)                                                         \
-    static void name(bool trans_b, int64_t n, int64_t k, const void *x_in, const void *b_in,       \
-                     int64_t ldb, void *y_out) {                                                   \
-        const T *x = x_in, *b = b_in;                                                              \
-        T *y = y_out;                                                                              \
+    static void name##_one(bool trans_b, int64_t n, int64_t k, const T *x, const T *b,             \
+                           int64_t ldb, T *y) {                                                    \
         if (trans_b) {                                                                             \
             for (int64_t j = 0; j < n; j++) {                                                      \
                 const T *row = b + j * ldb;                                                        \
@@ -71,14 +69,19 @@ enum { ROW_LANES = 8 };
             for (int64_t j = 0; j < n; j++)                                                        \
                 y[j] += x_p * row[j];                                                              \
         }                                                                                          \
+    }                                                                                              \
+    static void name(bool trans_b, int64_t m, int64_t n, int64_t k, const void *x, int64_t ldx,    \
+                     const void *b, int64_t ldb, void *y, int64_t ldy) {                           \
+        for (int64_t i = 0; i < m; i++)                                                            \
+            name##_one(trans_b, n, k, (const T *)x + i * ldx, b, ldb, (T *)y + i * ldy);           \
     }
 
 DEFINE_GENERIC_KERNEL(multiply_f32, float, 4, 8)
 DEFINE_GENERIC_KERNEL(multiply_f64, double, 4, 4)
 DEFINE_GENERIC_PACK(float, f32)
 DEFINE_GENERIC_PACK(double, f64)
-DEFINE_GENERIC_ROW_KERNEL(multiply_row_f32, float)
-DEFINE_GENERIC_ROW_KERNEL(multiply_row_f64, double)
+DEFINE_GENERIC_ROW_KERNEL(multiply_rows_f32, float)
+DEFINE_GENERIC_ROW_KERNEL(multiply_rows_f64, double)
 
 const cg_gemm_kernel_set cg_gemm_generic_kernels = {
     .name = "generic",
@@ -89,7 +92,7 @@ const cg_gemm_kernel_set cg_gemm_generic_kernels = {
             .nc = 4096,
             .multiply = multiply_f32,
             .pack = cg_gemm_pack_f32,
-            .multiply_row = multiply_row_f32},
+            .multiply_rows = multiply_rows_f32},
     .f64 = {.mr = 4,
             .nr = 4,
             .kc = 256,
@@ -97,5 +100,5 @@ const cg_gemm_kernel_set cg_gemm_generic_kernels = {
             .nc = 2048,
             .multiply = multiply_f64,
             .pack = cg_gemm_pack_f64,
-            .multiply_row = multiply_row_f64},
+            .multiply_rows = multiply_rows_f64},
 };
