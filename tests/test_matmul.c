@@ -413,10 +413,10 @@ static bool threads_match_one_thread(cg_dtype dtype, const gemm_case *gc, const 
 }
 
 TEST(gemm_builtin_splits_across_threads_without_changing_results) {
-    /* Split by rows, by columns, with ragged last strips, and by pairs of rows for the row
-     * kernels (10 columns, an odd row count). */
+    /* Split by rows, by columns, with ragged last strips, by pairs of rows for the row kernels
+     * (10 columns, an odd row count), and a single row by blocks of columns. */
     static const int64_t shapes[][3] = {
-        {257, 70, 130}, {40, 600, 130}, {130, 257, 200}, {257, 10, 784}};
+        {257, 70, 130}, {40, 600, 130}, {130, 257, 200}, {257, 10, 784}, {1, 700, 784}};
     srand(99);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t work = shapes[s][0] * shapes[s][1] * shapes[s][2];

@@ -307,13 +307,32 @@ static bool by_rows(const gemm_problem *pr) {
     return pr->m == 1 || (pr->trans_b && !pr->trans_a && pr->n <= ROW_KERNEL_MAX_COLUMNS);
 }
 
-/* Row pairs [begin, end) of a product by rows; pairs, so that a thread's share starts on a row
- * pair, as the kernels take them. */
+/* A product by rows split across threads: by pairs of rows, so that a thread's share starts on a
+ * row pair, as the kernels take them; a single row (x, contiguous) by blocks of ROW_SPLIT_COLUMNS
+ * columns. */
 typedef struct {
     const cg_gemm_kernel *kernel;
     const element_ops *ops;
     const gemm_problem *whole;
+    const char *x;
 } rows_job;
+
+/* A one-row product reads each element of op(B) once and little else, so it is bound by memory
+ * and a second core pays off at half the work the packed kernel needs per thread: the dense
+ * layer of a small CNN predicting one sample (1600 x 128) splits in two. */
+enum { ROW_SPLIT_COLUMNS = 16, MIN_ROW_WORK_PER_THREAD = CG_GEMM_MIN_WORK_PER_THREAD / 2 };
+
+static void multiply_row_columns(int64_t begin, int64_t end, void *ctx) {
+    const rows_job *job = ctx;
+    const gemm_problem *pr = job->whole;
+    const size_t size = job->ops->element_size;
+    const int64_t first = begin * ROW_SPLIT_COLUMNS;
+    const int64_t columns = min64(end * ROW_SPLIT_COLUMNS, pr->n) - first;
+    const int64_t b_offset = pr->trans_b ? first * pr->ldb : first;
+    job->kernel->multiply_rows(pr->trans_b, 1, columns, pr->k, job->x, pr->k,
+                               pr->b + (size_t)b_offset * size, pr->ldb,
+                               pr->c + (size_t)first * size, pr->ldc);
+}
 
 static void multiply_row_pairs(int64_t begin, int64_t end, void *ctx) {
     const rows_job *job = ctx;
@@ -342,11 +361,16 @@ static void multiply_rows(const cg_gemm_kernel *kernel, const element_ops *ops,
                 memcpy(gathered + (size_t)p * size, pr->a + (size_t)(p * pr->lda) * size, size);
             x = gathered;
         }
-        kernel->multiply_rows(pr->trans_b, 1, pr->n, pr->k, x, pr->k, pr->b, pr->ldb, pr->c,
-                              pr->ldc);
+        const rows_job job = {kernel, ops, pr, x};
+        const int64_t work_per_block = ROW_SPLIT_COLUMNS * pr->k;
+        cg_parallel_for((pr->n + ROW_SPLIT_COLUMNS - 1) / ROW_SPLIT_COLUMNS,
+                        work_per_block > 0
+                            ? (MIN_ROW_WORK_PER_THREAD + work_per_block - 1) / work_per_block
+                            : pr->n,
+                        multiply_row_columns, (void *)&job);
         return;
     }
-    const rows_job job = {kernel, ops, pr};
+    const rows_job job = {kernel, ops, pr, pr->a};
     const int64_t work_per_pair = 2 * pr->n * pr->k;
     cg_parallel_for((pr->m + 1) / 2,
                     work_per_pair > 0
