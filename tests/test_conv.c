@@ -279,6 +279,73 @@ TEST(max_pool2d_2x2_picks_the_first_largest_tap) {
     }
 }
 
+/* The gradient max pooling passes back, computed window by window: zeros, then each window's
+ * gradient added at the first of its largest taps (row order). */
+static void reference_pool_backward(const double *values, const double *grad_out, int64_t planes,
+                                    int64_t height, int64_t width, int kernel, int stride,
+                                    double *grad_x) {
+    const int64_t out_h = (height - kernel) / stride + 1, out_w = (width - kernel) / stride + 1;
+    for (int64_t i = 0; i < planes * height * width; i++)
+        grad_x[i] = 0;
+    for (int64_t plane = 0; plane < planes; plane++)
+        for (int64_t oh = 0; oh < out_h; oh++)
+            for (int64_t ow = 0; ow < out_w; ow++) {
+                int64_t best = -1;
+                for (int kh = 0; kh < kernel; kh++)
+                    for (int kw = 0; kw < kernel; kw++) {
+                        const int64_t at =
+                            (plane * height + oh * stride + kh) * width + ow * stride + kw;
+                        if (best < 0 || values[at] > values[best]) best = at;
+                    }
+                grad_x[best] += grad_out[(plane * out_h + oh) * out_w + ow];
+            }
+}
+
+/* The max pooling gradient bit for bit against window-by-window scattering, in both dtypes, with
+ * ties and signed zeros in the gradient: windows that tile the input (2x2 and 3x3, even and odd
+ * sizes, so that the last rows and columns lie in no window; rows of more than eight 2x2 windows,
+ * which the forward pass's vector kernel pools) and overlapping ones (3x3 of stride 2, where
+ * gradients add up). */
+TEST(max_pool2d_backward_matches_scattering) {
+    enum { PLANES = 4, MAX_SIDE = 27 };
+    const struct {
+        int64_t height, width;
+        int kernel, stride;
+    } cases[] = {{12, 14, 2, 2}, {13, 11, 2, 2}, {6, 27, 2, 2}, {7, 20, 2, 2},
+                 {9, 13, 3, 3},  {11, 7, 3, 3},  {13, 12, 3, 2}};
+    static double values[PLANES * MAX_SIDE * MAX_SIDE], grad_out[PLANES * MAX_SIDE * MAX_SIDE];
+    static double grad[PLANES * MAX_SIDE * MAX_SIDE], expected[PLANES * MAX_SIDE * MAX_SIDE];
+    for (int64_t i = 0; i < PLANES * MAX_SIDE * MAX_SIDE; i++) {
+        values[i] = (double)((i * 7919) % 23 % 6);
+        grad_out[i] = i % 5 == 0 ? -0.0 : (double)((i * 31) % 17) * 0.25 - 2.0;
+    }
+    const cg_dtype dtypes[2] = {CG_FLOAT32, CG_FLOAT64};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int d = 0; d < 2; d++) {
+            cg_scope_begin();
+            const int64_t height = cases[c].height, width = cases[c].width;
+            const int kernel = cases[c].kernel, stride = cases[c].stride;
+            const int64_t out_h = (height - kernel) / stride + 1;
+            const int64_t out_w = (width - kernel) / stride + 1;
+            cg_tensor *x = cg_set_requires_grad(
+                cg_to_dtype(
+                    cg_from_array(values, CG_SHAPE(2, PLANES / 2, height, width), CG_FLOAT64),
+                    dtypes[d]),
+                true);
+            cg_tensor *seed = cg_to_dtype(
+                cg_from_array(grad_out, CG_SHAPE(2, PLANES / 2, out_h, out_w), CG_FLOAT64),
+                dtypes[d]);
+            cg_tensor *out = cg_max_pool2d(x, kernel, kernel, stride, stride);
+            CHECK(out && cg_backward_with(out, seed) == 0);
+            const size_t bytes = sizeof(double) * (size_t)(PLANES * height * width);
+            CHECK(cg_copy_to_array(cg_to_dtype(cg_grad(x), CG_FLOAT64), grad, bytes) == 0);
+            reference_pool_backward(values, grad_out, PLANES, height, width, kernel, stride,
+                                    expected);
+            CHECK(memcmp(grad, expected, bytes) == 0);
+            cg_scope_end();
+        }
+}
+
 typedef struct {
     bool max;
     int kernel_h, kernel_w, stride_h, stride_w;
