@@ -413,8 +413,9 @@ def tables(args, runner, parts, header):
     out += [f"Training epochs of {args.samples or 60000:,} samples"
             + (f" ({args.cnn_samples:,} for the CNN)" if args.cnn_samples else "")
             + f" after {args.warmup} untimed steps; medians over the repetitions. Threads: cgrad "
-            "{T}T = cg_set_num_threads(T) (also OpenBLAS's count), PyTorch {T}T = "
-            "torch.set_num_threads(T); \"PT best\" is PyTorch's faster thread count.", ""]
+            "{T}T = cg_set_num_threads(T) (its threads also run the OpenBLAS products), "
+            "PyTorch {T}T = torch.set_num_threads(T); \"PT best\" is PyTorch's faster thread "
+            "count.", ""]
     if "train" in parts:
         train, accuracy, memory = train_tables(runner, args.models, args.batches, args.threads)
         out += ["### Training, samples/s", ""] + train + [""]
