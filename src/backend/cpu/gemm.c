@@ -279,6 +279,12 @@ static void multiply_strips(int64_t begin, int64_t end, void *ctx) {
         multiply_blocked(split->kernel, split->ops, &part);
 }
 
+/* The fewest of items, work_per_item multiply-adds each, worth a thread of their own: enough for
+ * min_work; all of them when an item has no work (an empty product runs on one thread). */
+static int64_t grain_of(int64_t min_work, int64_t work_per_item, int64_t items) {
+    return work_per_item > 0 ? (min_work + work_per_item - 1) / work_per_item : items;
+}
+
 /* Splits C into strips across the threads, each strip at least CG_GEMM_MIN_WORK_PER_THREAD
  * multiply-adds, and multiplies them by the built-in kernel or the CBLAS. */
 static void multiply_split(const element_ops *ops, const cg_gemm_kernel *kernel,
@@ -290,11 +296,9 @@ static void multiply_split(const element_ops *ops, const cg_gemm_kernel *kernel,
     const bool split_columns = (pr->m <= pr->n && col_tiles > 1) || row_tiles == 1;
     const split_product split = {kernel, ops, pr, split_columns, through_blas};
     const int64_t tiles = split.split_columns ? col_tiles : row_tiles;
-    const int64_t work_per_tile = pr->m * pr->n * pr->k / tiles;
-    const int64_t grain = work_per_tile > 0
-                              ? (CG_GEMM_MIN_WORK_PER_THREAD + work_per_tile - 1) / work_per_tile
-                              : tiles;
-    cg_parallel_for(tiles, grain, multiply_strips, (void *)&split);
+    cg_parallel_for(tiles,
+                    grain_of(CG_GEMM_MIN_WORK_PER_THREAD, pr->m * pr->n * pr->k / tiles, tiles),
+                    multiply_strips, (void *)&split);
 }
 
 /* Products whose rows of C are computed without packing (the row kernels): a single row (a vector
@@ -362,20 +366,15 @@ static void multiply_rows(const cg_gemm_kernel *kernel, const element_ops *ops,
             x = gathered;
         }
         const rows_job job = {kernel, ops, pr, x};
-        const int64_t work_per_block = ROW_SPLIT_COLUMNS * pr->k;
-        cg_parallel_for((pr->n + ROW_SPLIT_COLUMNS - 1) / ROW_SPLIT_COLUMNS,
-                        work_per_block > 0
-                            ? (MIN_ROW_WORK_PER_THREAD + work_per_block - 1) / work_per_block
-                            : pr->n,
+        const int64_t blocks = (pr->n + ROW_SPLIT_COLUMNS - 1) / ROW_SPLIT_COLUMNS;
+        cg_parallel_for(blocks,
+                        grain_of(MIN_ROW_WORK_PER_THREAD, ROW_SPLIT_COLUMNS * pr->k, blocks),
                         multiply_row_columns, (void *)&job);
         return;
     }
     const rows_job job = {kernel, ops, pr, pr->a};
-    const int64_t work_per_pair = 2 * pr->n * pr->k;
-    cg_parallel_for((pr->m + 1) / 2,
-                    work_per_pair > 0
-                        ? (CG_GEMM_MIN_WORK_PER_THREAD + work_per_pair - 1) / work_per_pair
-                        : pr->m,
+    const int64_t pairs = (pr->m + 1) / 2;
+    cg_parallel_for(pairs, grain_of(CG_GEMM_MIN_WORK_PER_THREAD, 2 * pr->n * pr->k, pairs),
                     multiply_row_pairs, (void *)&job);
 }
 
