@@ -2,7 +2,8 @@
 
 Runs every configuration (part, model, batch, threads) of bench/train_bench (cgrad) and
 bench/train_bench_torch.py (PyTorch) as separate processes, the two alternating (which one goes
-first alternates too) for --reps repetitions with seeds 1, 2, ..., takes medians, and prints
+first alternates too) for --reps repetitions, each run from a seed of its own, takes medians
+(means for the test accuracy, over every run of a configuration), and prints
 Markdown tables of both sides, their ratios and the targets of the benchmark; the same tables go to
 --output, ready for bench/RESULTS.md, and every JSON line the programs printed to --output with the
 suffix .jsonl. Parts:
@@ -142,7 +143,7 @@ class Runner:
         for rep in range(self.args.reps):
             order = list(self.sides) if rep % 2 == 0 else list(reversed(self.sides))
             for impl in order:
-                command = self.sides[impl] + common + ["--seed", str(rep + 1)]
+                command = self.sides[impl] + common + ["--seed", str(self.seed(threads, rep))]
                 result = run_one(command)
                 if result is None:
                     continue
@@ -155,6 +156,12 @@ class Runner:
         print(f"  {label} {model} batch {batch}, {threads} thread(s), median {field}: " +
               "; ".join(f"{impl} {self.median(impl, label, model, batch, threads, field)}"
                         for impl in self.sides), flush=True)
+
+    def seed(self, threads, rep):
+        """The seed of a repetition: 1, 2, ... over the repetitions and on across the thread
+        counts, so that every training run of a configuration starts from a seed of its own and
+        the accuracy comparison averages over as many independent runs as there are."""
+        return 1 + rep + self.args.reps * self.args.threads.index(threads)
 
     def median(self, impl, mode, model, batch, threads, field):
         values = [r[field] for r in self.results.get((impl, mode, model, batch, threads), [])
@@ -194,9 +201,10 @@ def train_tables(runner, models, batches, threads):
     lines = [f"| model | batch | {t_cols} | {p_cols} | {r_cols} | target | "
              f"cgrad {threads[-1]}T / {threads[0]}T |",
              "|---|---:|" + "---:|" * (3 * len(threads) + 2)]
-    accuracy = ["| model | batch | cgrad accuracy | PyTorch accuracy | difference (points) | "
+    accuracy = ["| model | batch | runs (cgrad/PT) | cgrad accuracy | PyTorch accuracy | "
+                "difference (points) | its standard error (points) | "
                 f"within {ACCURACY_POINTS:g} point | cgrad training loss | PyTorch training loss |",
-                "|---|---:|---:|---:|---:|---|---:|---:|"]
+                "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     memory = ["| model | batch | cgrad peak RSS MiB | of which tensors MiB | PyTorch peak RSS MiB | "
               f"cgrad / PyTorch | target <= {RSS_TARGET:g} | cgrad private MiB | "
               "PyTorch private MiB | private: cgrad / PyTorch |",
@@ -221,14 +229,17 @@ def train_tables(runner, models, batches, threads):
                          " | ".join(fmt(v) for v in ours + theirs) + " | " +
                          " | ".join(fmt(r, 2) + ("x" if r is not None else "") for r in ratios) +
                          f" | {target_text} | {scaling_text} |")
-            acc, loss = ([all_runs_median(runner, impl, model, batch, threads, field)
+            acc, loss = ([all_runs_mean(runner, impl, model, batch, threads, field)
                           for impl in ("cgrad", "pytorch")] for field in ("accuracy", "loss"))
-            difference = None if None in acc else 100 * (acc[0] - acc[1])
+            difference = None if None in acc else 100 * (acc[0][0] - acc[1][0])
+            error = None if None in acc else 100 * (acc[0][1] ** 2 + acc[1][1] ** 2) ** 0.5
             within = verdict(None if difference is None else abs(difference), ACCURACY_POINTS,
                              False)
-            accuracy.append(f"| {MODELS[model]} | {batch} | {fmt(acc[0], 4)} | {fmt(acc[1], 4)} "
-                            f"| {fmt(difference, 2)} | {within} | {fmt(loss[0], 4)} | "
-                            f"{fmt(loss[1], 4)} |")
+            runs = "/".join(str(a[2]) if a else "0" for a in acc)
+            accuracy.append(f"| {MODELS[model]} | {batch} | {runs} | "
+                            f"{fmt(acc[0] and acc[0][0], 4)} | {fmt(acc[1] and acc[1][0], 4)} "
+                            f"| {fmt(difference, 2)} | {fmt(error, 2)} | {within} | "
+                            f"{fmt(loss[0] and loss[0][0], 4)} | {fmt(loss[1] and loss[1][0], 4)} |")
             rss = [max([v for v in (runner.median(impl, "train", model, batch, t, "peak_rss_kib")
                                     for t in threads) if v is not None], default=None)
                    for impl in ("cgrad", "pytorch")]
@@ -249,11 +260,17 @@ def train_tables(runner, models, batches, threads):
     return lines, accuracy, memory
 
 
-def all_runs_median(runner, impl, model, batch, threads, field):
-    """The median of a training field over every run of a model and batch, all thread counts."""
+def all_runs_mean(runner, impl, model, batch, threads, field):
+    """The mean of a training field over every run of a model and batch, all thread counts (each
+    run from a seed of its own), the standard error of that mean and the number of runs; None
+    without runs. One epoch's test accuracy varies by about a point from seed to seed, so a
+    comparison of single runs would measure the seeds rather than the frameworks."""
     values = [r[field] for t in threads
               for r in runner.results.get((impl, "train", model, batch, t), [])]
-    return statistics.median(values) if values else None
+    if not values:
+        return None
+    error = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+    return statistics.mean(values), error, len(values)
 
 
 def mib(kib):
@@ -419,8 +436,8 @@ def tables(args, runner, parts, header):
     if "train" in parts:
         train, accuracy, memory = train_tables(runner, args.models, args.batches, args.threads)
         out += ["### Training, samples/s", ""] + train + [""]
-        out += ["### Test accuracy after the epoch, and the epoch's mean training loss (medians "
-                "over every run)", ""] + accuracy + [""]
+        out += ["### Test accuracy after the epoch, and the epoch's mean training loss (means "
+                "over every run, each from a seed of its own)", ""] + accuracy + [""]
         out += ["### Peak RSS of the training process (up to the end of training; the larger of "
                 "the thread counts' medians; tensors: cgrad's allocator peak of live bytes; "
                 "private: the process's own resident memory (RssAnon) at the end of training, "
