@@ -171,10 +171,11 @@ struct cg_backend {
                             const cg_tensor *grad, cg_tensor *const *state);
 
     /* 2-D convolution (cross-correlation, as PyTorch) of contiguous NCHW operands laid out by
-     * window: out (N, F, OH, OW) = weight (F, C, KH, KW) over x (N, C, H, W), plus bias (F,
-     * contiguous) when not NULL. */
+     * window: out (N, F, OH, OW) = op(weight (F, C, KH, KW) over x (N, C, H, W) + bias), bias
+     * (F, contiguous) skipped when NULL, op one of bias_activation's. */
     int (*conv2d_forward)(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
-                          const cg_window2d *window, cg_tensor *out);
+                          const cg_window2d *window, cg_unary_op op, const double *params,
+                          cg_tensor *out);
     /* grad_x (x's shape, overwritten) from grad_out (out's shape) and weight; all contiguous. */
     int (*conv2d_backward_input)(const cg_tensor *grad_out, const cg_tensor *weight,
                                  const cg_window2d *window, cg_tensor *grad_x);

@@ -221,11 +221,10 @@ cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tenso
     if (inputs[0] && inputs[1] && (!bias || inputs[2])) {
         const int64_t shape[4] = {w.batch, weight->shape[0], w.out_height, w.out_width};
         out = cg_new_like_shape(x, 4, shape, x->dtype);
-        /* The kernel adds the bias while each sample's output is in cache; the activation
-         * follows in one pass. */
-        if (out &&
-            (cg_tensor_backend(x)->conv2d_forward(inputs[0], inputs[1], inputs[2], &w, out) != 0 ||
-             cg_epilogue_apply(&epilogue, out, NULL, shape[1], w.out_height * w.out_width) != 0))
+        /* The kernel adds the bias and applies the activation while each part of the output
+         * is in cache. */
+        if (out && cg_tensor_backend(x)->conv2d_forward(inputs[0], inputs[1], inputs[2], &w,
+                                                        epilogue.op, epilogue.params, out) != 0)
             out = NULL;
     }
     if (out && cg_needs_grad(inputs, count)) {

@@ -1,7 +1,8 @@
 /* Convolution by im2col, one sample at a time: a sample's input is unfolded into a matrix with a
  * row per tap (channel, kernel row, kernel column) and a column per output position, so that its
  * convolution is one gemm with the weight as an F x (C KH KW) matrix, written straight into the
- * sample's (F, positions) slice of the NCHW output. The backward passes are the transposed
+ * sample's (F, positions) slice of the NCHW output, where the bias and the activation are applied
+ * while the slice is in cache. The backward passes are the transposed
  * products: the input gradient folds weight^T grad_out back onto the image (col2im, the adjoint
  * of the unfolding), and the weight gradient sums grad_out cols^T over the samples.
  *
@@ -25,6 +26,9 @@
 /* The matrix product of the C type T, named as GEMM_##T inside the per-dtype macros. */
 #define GEMM_float cg_gemm_builtin_f32
 #define GEMM_double cg_gemm_builtin_f64
+/* The dtype of the C type T. */
+#define DTYPE_float CG_FLOAT32
+#define DTYPE_double CG_FLOAT64
 
 /* The fewest multiply-adds worth a chunk on a thread of its own: small enough that the first
  * convolution of a small network (32 filters of 3x3 over 28x28) splits across two threads when
@@ -64,6 +68,8 @@ typedef struct {
     int64_t bands; /* the forward pass's items: bands of output rows per sample */
     const void *input, *matrix, *bias;
     void *output, *scratch;
+    cg_unary_op op; /* the forward pass's activation, with its params */
+    const double *params;
 } conv_job;
 
 /* The output rows [first, last) of a sample that a pass unfolds. */
@@ -128,12 +134,12 @@ typedef struct {
                 }                                                                                  \
     }                                                                                              \
                                                                                                    \
-    /* out = weight cols + bias, per band of output rows of a sample. */                           \
+    /* out = op(weight cols + bias), per band of output rows of a sample while it is in cache. */  \
     static void forward_##T(int64_t begin, int64_t end, void *ctx) {                               \
         const conv_job *job = ctx;                                                                 \
         const cg_window2d *w = job->w;                                                             \
         const int64_t f = job->filters, k = taps(w), p = positions(w);                             \
-        const T *weights = job->matrix, *biases = job->bias;                                       \
+        const T *weights = job->matrix;                                                            \
         for (int64_t chunk = begin; chunk < end; chunk++) {                                        \
             T *cols = (T *)job->scratch + chunk * job->stride;                                     \
             int64_t first, last;                                                                   \
@@ -147,9 +153,8 @@ typedef struct {
                 T *out = (T *)job->output + n * f * p + rows.first * w->out_width;                 \
                 unfold_##T(w, (T *)job->input + n * image_size(w), cols, true, &rows);             \
                 GEMM_##T(false, false, f, band, k, weights, k, cols, band, out, p);                \
-                for (int64_t i = 0; biases && i < f; i++)                                          \
-                    for (int64_t j = 0; j < band; j++)                                             \
-                        out[i * p + j] += biases[i];                                               \
+                cg_cpu_epilogue_planes(DTYPE_##T, out, f, p, band, job->bias, job->op,             \
+                                       job->params);                                               \
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
@@ -236,7 +241,8 @@ static int run_conv_job(conv_job *job, cg_dtype dtype, bool shares,
 #undef ADD_SHARES
 
 int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
-                          const cg_window2d *w, cg_tensor *out) {
+                          const cg_window2d *w, cg_unary_op op, const double *params,
+                          cg_tensor *out) {
     /* Fewer samples than threads: each sample's output rows are cut into bands, so that a
      * single sample's convolution also spreads over the threads. */
     const int64_t threads = cg_get_num_threads();
@@ -248,7 +254,9 @@ int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_
                     .input = cg_tensor_data(x),
                     .matrix = cg_tensor_data(weight),
                     .bias = bias ? cg_tensor_data(bias) : NULL,
-                    .output = cg_tensor_data(out)};
+                    .output = cg_tensor_data(out),
+                    .op = op,
+                    .params = params};
     return run_conv_job(&job, x->dtype, false,
                         x->dtype == CG_FLOAT32 ? forward_float : forward_double);
 }

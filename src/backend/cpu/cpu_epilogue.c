@@ -34,8 +34,26 @@ typedef struct {
             EPILOGUE_LOOP(T, op, VALUE);                                                           \
     } while (0)
 
-/* Inlining the scalar math is what lets the constant op fold away. */
+/* Inlining the scalar math is what lets the constant op fold away.
+ * epilogue_planes_##T runs lines [0, lines) of planes, length elements each and stride apart,
+ * with one bias value per line (bias[l], skipped when NULL): the lines of a convolution's band.
+ * epilogue_lines_##T runs lines [begin, end) of a job. */
 #define DEFINE_EPILOGUE_LINES(T)                                                                   \
+    static __attribute__((flatten)) void epilogue_planes_##T(                                      \
+        T *out, int64_t lines, int64_t stride, int64_t n, const T *bias, cg_unary_op op,           \
+        const double *params) {                                                                    \
+        const T p0 = (T)params[0], p1 = (T)params[1];                                              \
+        for (int64_t l = 0; l < lines; l++) {                                                      \
+            T *restrict line = out + l * stride;                                                   \
+            if (bias) {                                                                            \
+                const T b = bias[l];                                                               \
+                EPILOGUE_OPS(T, line[i] + b);                                                      \
+            } else {                                                                               \
+                EPILOGUE_OPS(T, line[i]);                                                          \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
     static __attribute__((flatten)) void epilogue_lines_##T(int64_t begin, int64_t end,            \
                                                             void *context) {                       \
         const epilogue_job *job = context;                                                         \
@@ -45,11 +63,11 @@ typedef struct {
         const int64_t n = job->length;                                                             \
         for (int64_t l = begin; l < end; l++) {                                                    \
             T *line = (T *)job->out + l * n;                                                       \
-            if (!bias) {                                                                           \
+            if (job->inner > 1) {                                                                  \
+                epilogue_planes_##T(line, 1, n, n, bias ? bias + l % job->channels : NULL, op,     \
+                                    job->params);                                                  \
+            } else if (!bias) {                                                                    \
                 EPILOGUE_OPS(T, line[i]);                                                          \
-            } else if (job->inner > 1) {                                                           \
-                const T b = bias[l % job->channels];                                               \
-                EPILOGUE_OPS(T, line[i] + b);                                                      \
             } else {                                                                               \
                 EPILOGUE_OPS(T, line[i] + bias[i]);                                                \
             }                                                                                      \
@@ -57,6 +75,16 @@ typedef struct {
     }
 DEFINE_EPILOGUE_LINES(float)
 DEFINE_EPILOGUE_LINES(double)
+
+void cg_cpu_epilogue_planes(cg_dtype dtype, void *out, int64_t lines, int64_t stride,
+                            int64_t length, const void *bias, cg_unary_op op,
+                            const double *params) {
+    if (!bias && op == CG_UNARY_IDENTITY) return;
+    if (dtype == CG_FLOAT32)
+        epilogue_planes_float(out, lines, stride, length, bias, op, params);
+    else
+        epilogue_planes_double(out, lines, stride, length, bias, op, params);
+}
 
 int cg_cpu_bias_activation(cg_tensor *out, const cg_tensor *bias, int64_t channels, int64_t inner,
                            cg_unary_op op, const double *params) {

@@ -66,6 +66,12 @@ int cg_cpu_unary_backward(cg_unary_op op, const double *params, const cg_tensor 
                           const cg_tensor *y, const cg_tensor *grad_out, cg_tensor *grad_x);
 int cg_cpu_bias_activation(cg_tensor *out, const cg_tensor *bias, int64_t channels, int64_t inner,
                            cg_unary_op op, const double *params);
+/* The epilogue over lines [0, lines) of out (float32 or float64), length elements each and stride
+ * apart: line l = op(line + bias[l]), bias skipped when NULL; on the calling thread. The body of
+ * bias_activation for planes, which the convolution runs on each band of its output while the
+ * band is in cache. */
+void cg_cpu_epilogue_planes(cg_dtype dtype, void *out, int64_t lines, int64_t stride,
+                            int64_t length, const void *bias, cg_unary_op op, const double *params);
 int cg_cpu_binary(cg_binary_op op, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cpu_where(const cg_tensor *cond, const cg_tensor *a, const cg_tensor *b, cg_tensor *out);
 int cg_cpu_reduce(cg_reduce_op op, const cg_tensor *x, cg_tensor *out);
@@ -80,7 +86,8 @@ int cg_cpu_sum_of_squares(const cg_tensor *x, double *result);
 int cg_cpu_optimizer_update(const cg_optimizer_update *update, cg_tensor *param,
                             const cg_tensor *grad, cg_tensor *const *state);
 int cg_cpu_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
-                          const cg_window2d *window, cg_tensor *out);
+                          const cg_window2d *window, cg_unary_op op, const double *params,
+                          cg_tensor *out);
 int cg_cpu_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,
                                  const cg_window2d *window, cg_tensor *grad_x);
 int cg_cpu_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,

@@ -23,8 +23,10 @@
 #include "cgrad.h"
 #include "core/thread_pool.h"
 
-/* The fewest compared (or added) elements worth a chunk on a thread of its own. */
-enum { MIN_WORK_PER_CHUNK = 1 << 18 };
+/* The fewest compared (or added) elements worth a chunk on a thread of its own: small enough
+ * that the first pooling of a small network predicting one sample (32 planes of 26 x 26) splits
+ * across two threads, where latency counts. */
+enum { MIN_WORK_PER_CHUNK = 1 << 13 };
 
 /* The planes per chunk that give each chunk at least MIN_WORK_PER_CHUNK. */
 static int64_t planes_per_chunk(int64_t work_per_plane) {

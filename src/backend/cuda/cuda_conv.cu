@@ -76,13 +76,6 @@ __global__ void col2im_kernel(cg_window2d w, int64_t first, int64_t count, const
     }
 }
 
-/* out (N, F, P) += bias[f]. */
-template <typename T>
-__global__ void add_bias_kernel(int64_t n, int64_t filters, int64_t p_count, const T *bias,
-                                T *out) {
-    CG_CUDA_FOR_EACH(i, n) out[i] += bias[(i / p_count) % filters];
-}
-
 /* grad_out (N, F, P) samples [first, first + count) into out laid out (F, count, P). */
 template <typename T>
 __global__ void filters_first_kernel(int64_t first, int64_t count, int64_t filters, int64_t p_count,
@@ -225,21 +218,17 @@ static int through_cudnn(cg_cuda_device *device, cg_cudnn_pass pass, const cg_wi
 
 extern "C" int cg_cuda_conv2d_forward(const cg_tensor *x, const cg_tensor *weight,
                                       const cg_tensor *bias, const cg_window2d *window,
-                                      cg_tensor *out) {
+                                      cg_unary_op op, const double *params, cg_tensor *out) {
     cg_cuda_device *device = cg_cuda_device_of(out);
     if (!device) return -1;
-    const int64_t filters = weight->shape[0], n = cg_numel(out);
+    const int64_t filters = weight->shape[0];
     int status = through_cudnn(device, CG_CUDNN_FORWARD, window, filters, x, weight, out);
-    cg_cuda_float_dispatch(x->dtype, [&](auto type) {
-        using T = CG_CUDA_TYPE_OF(type);
-        if (status == CG_CUDNN_NOT_USED) status = conv_forward<T>(device, x, weight, window, out);
-        if (status != 0 || !bias || n == 0) return;
-        add_bias_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
-            n, filters, positions(window), (const T *)cg_tensor_data(bias),
-            (T *)cg_tensor_data(out));
-        status = cg_cuda_launched("cuda conv2d bias");
-    });
-    return status;
+    if (status == CG_CUDNN_NOT_USED)
+        cg_cuda_float_dispatch(x->dtype, [&](auto type) {
+            status = conv_forward<CG_CUDA_TYPE_OF(type)>(device, x, weight, window, out);
+        });
+    if (status != 0 || (!bias && op == CG_UNARY_IDENTITY)) return status;
+    return cg_cuda_bias_activation(out, bias, filters, positions(window), op, params);
 }
 
 extern "C" int cg_cuda_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,

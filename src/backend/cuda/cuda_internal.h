@@ -164,7 +164,8 @@ int cg_cuda_sum_of_squares(const cg_tensor *x, double *result);
 int cg_cuda_optimizer_update(const cg_optimizer_update *update, cg_tensor *param,
                              const cg_tensor *grad, cg_tensor *const *state);
 int cg_cuda_conv2d_forward(const cg_tensor *x, const cg_tensor *weight, const cg_tensor *bias,
-                           const cg_window2d *window, cg_tensor *out);
+                           const cg_window2d *window, cg_unary_op op, const double *params,
+                           cg_tensor *out);
 int cg_cuda_conv2d_backward_input(const cg_tensor *grad_out, const cg_tensor *weight,
                                   const cg_window2d *window, cg_tensor *grad_x);
 int cg_cuda_conv2d_backward_weight(const cg_tensor *grad_out, const cg_tensor *x,
