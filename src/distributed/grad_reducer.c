@@ -22,8 +22,10 @@ typedef struct {
 
 struct cg_grad_reducer {
     cg_tensor **tensors; /* the parameters, last first */
-    double *weights;     /* the weight of each, for the packing */
+    int64_t *numels;     /* the elements of each, as the buckets were cut */
+    double *weights;     /* the weight of each, for the packing: the step's weight */
     bool *final;         /* whether each one's gradient is final */
+    cg_tensor **grads;   /* room for a bucket's gradients, for packing and unpacking */
     int count;
     cg_dtype dtype;
     grad_bucket *buckets;
@@ -46,9 +48,12 @@ bool cg_grad_reducer_fits(cg_tensor *const *parameters, int count) {
 }
 
 void cg_grad_reducer_free(cg_grad_reducer *r) {
+    if (!r) return;
     free(r->tensors);
+    free(r->numels);
     free(r->weights);
     free(r->final);
+    free(r->grads);
     free(r->buckets);
     free(r->buffer);
     free(r);
@@ -61,42 +66,41 @@ static void plan_buckets(cg_grad_reducer *r) {
     int64_t offset = 0;
     grad_bucket *b = NULL;
     for (int i = 0; i < r->count; i++) {
-        const int64_t numel = cg_numel(r->tensors[i]);
+        const int64_t numel = r->numels[i];
         if (!b || (b->count > 0 && b->count + numel > capacity)) {
             b = &r->buckets[r->bucket_count++];
             *b = (grad_bucket){i, i, offset, 0, 0, NULL};
         }
         b->end = i + 1;
         b->count += numel;
-        b->pending++;
         offset += numel;
     }
     b->count += r->header_count;
 }
 
-cg_grad_reducer *cg_grad_reducer_new(cg_tensor *const *parameters, int count, double weight,
-                                     int header_count) {
+cg_grad_reducer *cg_grad_reducer_new(cg_tensor *const *parameters, int count, int header_count) {
     cg_grad_reducer *r = calloc(1, sizeof *r);
     int64_t elements = header_count;
     for (int i = 0; i < count; i++)
         elements += cg_numel(parameters[i]);
     if (r) {
         r->tensors = malloc(sizeof(cg_tensor *) * (size_t)count);
+        r->numels = malloc(sizeof(int64_t) * (size_t)count);
         r->weights = malloc(sizeof(double) * (size_t)count);
-        r->final = calloc((size_t)count, sizeof(bool));
+        r->final = malloc(sizeof(bool) * (size_t)count);
+        r->grads = malloc(sizeof(cg_tensor *) * (size_t)count);
         r->buckets = malloc(sizeof(grad_bucket) * (size_t)count);
-        r->buffer = calloc((size_t)elements, cg_dtype_size(parameters[0]->dtype));
+        r->buffer = malloc((size_t)elements * cg_dtype_size(parameters[0]->dtype));
     }
-    if (!r || !r->tensors || !r->weights || !r->final || !r->buckets || !r->buffer) {
+    if (!r || !r->tensors || !r->numels || !r->weights || !r->final || !r->grads || !r->buckets ||
+        !r->buffer) {
         cg_error_set("distributed: out of memory for the buckets of %lld gradient elements",
                      (long long)elements);
-        if (r) cg_grad_reducer_free(r);
+        cg_grad_reducer_free(r);
         return NULL;
     }
-    for (int i = 0; i < count; i++) {
-        r->tensors[i] = parameters[count - 1 - i];
-        r->weights[i] = weight;
-    }
+    for (int i = 0; i < count; i++)
+        r->numels[i] = cg_numel(parameters[count - 1 - i]);
     r->count = count;
     r->dtype = parameters[0]->dtype;
     r->header_count = header_count;
@@ -104,13 +108,35 @@ cg_grad_reducer *cg_grad_reducer_new(cg_tensor *const *parameters, int count, do
     return r;
 }
 
-/* The gradients of bucket b's parameters, in a list the caller frees; NULL with an error. */
-static cg_tensor **bucket_grads(const cg_grad_reducer *r, const grad_bucket *b) {
-    cg_tensor **grads = malloc(sizeof(cg_tensor *) * (size_t)(b->end - b->first));
-    if (!grads) cg_error_set("distributed: out of memory for a list of gradients");
-    for (int i = b->first; grads && i < b->end; i++)
-        grads[i - b->first] = r->tensors[i]->grad;
-    return grads;
+int cg_grad_reducer_begin(cg_grad_reducer *r, cg_tensor *const *parameters, int count,
+                          double weight) {
+    bool same = count == r->count;
+    for (int i = 0; same && i < count; i++)
+        same = parameters[count - 1 - i]->dtype == r->dtype &&
+               cg_numel(parameters[count - 1 - i]) == r->numels[i];
+    if (!same) {
+        cg_error_set("distributed: the parameters changed since the gradient buckets were cut");
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        r->tensors[i] = parameters[count - 1 - i];
+        r->weights[i] = weight;
+        r->final[i] = false;
+    }
+    for (int k = 0; k < r->bucket_count; k++) {
+        r->buckets[k].pending = r->buckets[k].end - r->buckets[k].first;
+        r->buckets[k].request = NULL;
+    }
+    r->started = r->started_by_hook = 0;
+    memset(cg_grad_reducer_header(r), 0, (size_t)r->header_count * cg_dtype_size(r->dtype));
+    return 0;
+}
+
+/* The gradients of bucket b's parameters, in the reducer's room for them. */
+static cg_tensor **bucket_grads(cg_grad_reducer *r, const grad_bucket *b) {
+    for (int i = b->first; i < b->end; i++)
+        r->grads[i - b->first] = r->tensors[i]->grad;
+    return r->grads;
 }
 
 void *cg_grad_reducer_header(cg_grad_reducer *r) {
@@ -124,7 +150,7 @@ void *cg_grad_reducer_header(cg_grad_reducer *r) {
 static int start_bucket(cg_grad_reducer *r, grad_bucket *b) {
     const size_t element = cg_dtype_size(r->dtype);
     cg_tensor **grads = bucket_grads(r, b);
-    int status = grads ? 0 : -1;
+    int status = 0;
     for (int i = 0; status == 0 && i < b->end - b->first; i++)
         if (!grads[i] || !cg_tensor_is_contiguous(grads[i])) {
             cg_error_set("distributed: parameter %d's gradient is %s", r->count - 1 - b->first - i,
@@ -134,7 +160,6 @@ static int start_bucket(cg_grad_reducer *r, grad_bucket *b) {
     char *at = r->buffer + (size_t)b->offset * element;
     if (status == 0)
         status = cg_buckets_pack(grads, r->weights + b->first, b->end - b->first, r->dtype, at);
-    free(grads);
     if (status == 0 && !(b->request = cg_distributed_sum_start(at, b->count, r->dtype)))
         status = -1;
     if (status == 0) r->started++;
@@ -185,10 +210,8 @@ int cg_grad_reducer_finish(cg_grad_reducer *r) {
     const size_t element = cg_dtype_size(r->dtype);
     for (int k = 0; status == 0 && k < r->bucket_count; k++) {
         const grad_bucket *b = &r->buckets[k];
-        cg_tensor **grads = bucket_grads(r, b);
         char *at = r->buffer + (size_t)b->offset * element;
-        status = grads ? cg_buckets_unpack(grads, b->end - b->first, r->dtype, at) : -1;
-        free(grads);
+        status = cg_buckets_unpack(bucket_grads(r, b), b->end - b->first, r->dtype, at);
     }
     return status;
 }

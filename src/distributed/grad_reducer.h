@@ -21,18 +21,25 @@ typedef struct cg_grad_reducer cg_grad_reducer;
  * world more than one rank. Otherwise the step reduces after the backward pass. */
 bool cg_grad_reducer_fits(cg_tensor *const *parameters, int count);
 
-/* A reducer for one step over parameters (the model's, in the model's order; their gradients
- * are summed over the ranks times weight) and a header of header_count values of their dtype.
- * Install cg_grad_reducer_hook for the backward pass, then call cg_grad_reducer_finish. NULL
- * with an error when out of memory. */
-cg_grad_reducer *cg_grad_reducer_new(cg_tensor *const *parameters, int count, double weight,
-                                     int header_count);
+/* A reducer for parameters (the model's, in the model's order) and a header of header_count values
+ * of their dtype, with its buckets cut and its buffer made, for as many steps as the parameters
+ * keep their shapes. For each step, call cg_grad_reducer_begin, install cg_grad_reducer_hook for
+ * the backward pass, then call cg_grad_reducer_finish. NULL with an error when out of memory. */
+cg_grad_reducer *cg_grad_reducer_new(cg_tensor *const *parameters, int count, int header_count);
+
+/* Starts a step over parameters (the list the reducer was made for; their tensors may have been
+ * replaced by others of the same shapes) whose gradients are summed over the ranks times weight:
+ * every gradient pending, nothing started, the header zeros. 0, or -1 with an error when the
+ * parameters no longer match the buckets. */
+int cg_grad_reducer_begin(cg_grad_reducer *reducer, cg_tensor *const *parameters, int count,
+                          double weight);
 
 /* The leaf hook (cg_leaf_grad_hook) for the reducer given as userdata. */
 int cg_grad_reducer_hook(cg_tensor *leaf, void *reducer);
 
-/* The reducer's header: header_count values of the parameters' dtype, zeros at first, which
- * the caller sets before cg_grad_reducer_finish and reads, summed, after it. */
+/* The reducer's header: header_count values of the parameters' dtype, zeros after
+ * cg_grad_reducer_begin, which the caller sets before cg_grad_reducer_finish and reads, summed,
+ * after it. */
 void *cg_grad_reducer_header(cg_grad_reducer *reducer);
 
 /* After the backward pass (which may have failed), once every parameter has a gradient (the
@@ -41,7 +48,7 @@ void *cg_grad_reducer_header(cg_grad_reducer *reducer);
  * error. */
 int cg_grad_reducer_finish(cg_grad_reducer *reducer);
 
-/* Frees the reducer. */
+/* Frees the reducer; NULL is ignored. */
 void cg_grad_reducer_free(cg_grad_reducer *reducer);
 
 /* How many buckets the reducer cuts, and how many of them the hook started. */

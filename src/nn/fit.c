@@ -274,8 +274,9 @@ typedef struct {
     cg_callback *progress; /* added by fit according to verbose */
     cg_history *history;
     cg_train_state state;
-    cg_fit_context context; /* what checkpoints see */
-    cg_checkpoint *resume;  /* from options.resume_from */
+    cg_fit_context context;        /* what checkpoints see */
+    cg_checkpoint *resume;         /* from options.resume_from */
+    cg_fit_parallel_run *parallel; /* data-parallel: what the steps keep */
 } fit_run;
 
 static int resolve_options(const char *op, const cg_fit_options *given, cg_fit_options *options) {
@@ -464,7 +465,8 @@ static int train_step(fit_run *run, cg_metric_totals *totals) {
      * the backward pass runs. */
     int status = loss ? 0 : -1;
     if (parallel)
-        status = cg_fit_parallel_backward(run->op, model, run->train, run->state.batch, loss);
+        status = cg_fit_parallel_backward(run->op, &run->parallel, model, run->train,
+                                          run->state.batch, loss);
     else if (loss)
         status = cg_backward(loss);
     if (status == 0)
@@ -605,6 +607,7 @@ static cg_history *finish_run(fit_run *run, int status) {
     cg_checkpoint_free(run->resume);
     cg_batch_source_free(run->train);
     cg_batch_source_free(run->validation);
+    cg_fit_parallel_run_free(run->parallel);
     for (size_t i = 0; i < sizeof run->split_parts / sizeof run->split_parts[0]; i++)
         cg_release(run->split_parts[i]);
     if (status == 0) return run->history;

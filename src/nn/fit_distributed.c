@@ -73,21 +73,20 @@ static int settle(const char *op, const void *flags, cg_dtype dtype) {
 }
 
 /* Sums a header of this rank's failure flag (at its rank) and extra values over the ranks, in
- * the same all-reduce as tensors, which are summed times weight (in the packing, without a pass
- * of their own); extra comes back summed. 0, or -1 with an error on every rank when one failed.
- * Without extra values the header takes the dtype of the first tensor, a gradient's float type,
- * so that it travels in the same bucket (sums of flags are exact in either). */
-static int agree(const char *op, int status, double *extra, int extra_count,
-                 cg_tensor *const *tensors, int count, double weight) {
+ * the same all-reduce as the count tensors at list[1..count], which are summed times weight (in
+ * the packing, without a pass of their own); extra comes back summed. list and weights have
+ * count + 1 slots, the first for the header. 0, or -1 with an error on every rank when one
+ * failed. Without extra values the header takes the dtype of the first tensor, a gradient's float
+ * type, so that it travels in the same bucket (sums of flags are exact in either). */
+static int agree(const char *op, int status, double *extra, int extra_count, cg_tensor **list,
+                 double *weights, int count, double weight) {
     const int world = cg_distributed_world_size();
     cg_scope_begin();
     const cg_dtype header_dtype =
-        count > 0 && extra_count == 0 && tensors[0]->dtype == CG_FLOAT32 ? CG_FLOAT32 : CG_FLOAT64;
+        count > 0 && extra_count == 0 && list[1]->dtype == CG_FLOAT32 ? CG_FLOAT32 : CG_FLOAT64;
     cg_tensor *header = cg_zeros(CG_SHAPE(world + extra_count), header_dtype);
-    cg_tensor **list = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
-    double *weights = malloc(sizeof(double) * (size_t)(count + 1));
     int result = -1;
-    if (header && list && weights) {
+    if (header) {
         void *values = cg_tensor_data(header);
         if (header_dtype == CG_FLOAT32)
             ((float *)values)[cg_distributed_rank()] = status != 0;
@@ -97,22 +96,23 @@ static int agree(const char *op, int status, double *extra, int extra_count,
             memcpy((double *)values + world, extra, sizeof(double) * (size_t)extra_count);
         list[0] = header;
         weights[0] = 1;
-        for (int i = 0; i < count; i++) {
-            list[i + 1] = tensors[i];
-            weights[i + 1] = weight;
-        }
+        for (int i = 1; i <= count; i++)
+            weights[i] = weight;
         if (cg_distributed_all_reduce_weighted(list, weights, count + 1) == 0) {
             if (extra_count > 0)
                 memcpy(extra, (double *)values + world, sizeof(double) * (size_t)extra_count);
             result = settle(op, values, header_dtype);
         }
-    } else if (!list || !weights) {
-        cg_error_set("%s: out of memory for the all-reduce of %d tensors", op, count + 1);
     }
-    free(list);
-    free(weights);
     cg_scope_end();
     return result;
+}
+
+/* agree with extra values alone. */
+static int agree_on(const char *op, int status, double *extra, int extra_count) {
+    cg_tensor *list[1];
+    double weights[1];
+    return agree(op, status, extra, extra_count, list, weights, 0, 1);
 }
 
 typedef struct {
@@ -152,7 +152,7 @@ static int model_tensors(const char *op, const cg_model *model, cg_model_tensor_
 
 int cg_fit_parallel_begin(const char *op, cg_model *model, int status) {
     if (!cg_fit_parallel()) return status;
-    if (agree(op, status, NULL, 0, NULL, 0, 1) != 0) return -1;
+    if (agree_on(op, status, NULL, 0) != 0) return -1;
     tensor_list list;
     status = model_tensors(op, model, collect_tensor, &list);
     if (status == 0) status = cg_distributed_broadcast(list.items, list.count, 0);
@@ -201,46 +201,69 @@ static int grads_or_zeros(cg_tensor *const *parameters, int count) {
     return 0;
 }
 
+struct cg_fit_parallel_run {
+    int count;                /* the parameters */
+    cg_tensor **list;         /* count + 1 slots: the all-reduce's header, then the gradients */
+    double *weights;          /* count + 1 slots: their weights */
+    cg_grad_reducer *reducer; /* made at the first step that overlaps, NULL before */
+};
+
+void cg_fit_parallel_run_free(cg_fit_parallel_run *run) {
+    if (!run) return;
+    free(run->list);
+    free(run->weights);
+    cg_grad_reducer_free(run->reducer);
+    free(run);
+}
+
+/* *slot, made for count parameters when it is NULL (or, should the model have changed, made
+ * anew); NULL with an error when out of memory. */
+static cg_fit_parallel_run *parallel_run(const char *op, cg_fit_parallel_run **slot, int count) {
+    if (*slot && (*slot)->count == count) return *slot;
+    cg_fit_parallel_run_free(*slot);
+    cg_fit_parallel_run *run = *slot = calloc(1, sizeof *run);
+    if (run) {
+        run->count = count;
+        run->list = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
+        run->weights = malloc(sizeof(double) * (size_t)(count + 1));
+    }
+    if (!run || !run->list || !run->weights) {
+        cg_error_set("%s: out of memory for the all-reduce of %d gradients", op, count);
+        cg_fit_parallel_run_free(run);
+        *slot = NULL;
+        return NULL;
+    }
+    return run;
+}
+
 /* The averaging after the backward pass (status: its outcome), in one all-reduce that carries
  * the ranks' status flags too. */
-static int reduce_after_backward(const char *op, cg_model *model, const cg_batch_source *train,
-                                 int batch, int status, const cg_tensor *loss) {
+static int reduce_after_backward(const char *op, cg_fit_parallel_run *run, cg_model *model,
+                                 const cg_batch_source *train, int batch, int status,
+                                 const cg_tensor *loss) {
     double weight;
     status = shard_status(op, train, batch, status, loss, &weight);
     int count = 0;
     cg_tensor *const *parameters = cg_model_parameters(model, &count);
     if (grads_or_zeros(parameters, count) != 0) return -1;
-    cg_tensor **grads = malloc(sizeof(cg_tensor *) * (size_t)(count + 1));
-    if (!grads) {
-        cg_error_set("%s: out of memory for the list of %d gradients", op, count);
-        return -1;
-    }
     for (int i = 0; i < count; i++)
-        grads[i] = parameters[i]->grad;
-    status = agree(op, status, NULL, 0, grads, count, weight);
-    free(grads);
-    return status;
+        run->list[i + 1] = parameters[i]->grad;
+    return agree(op, status, NULL, 0, run->list, run->weights, count, weight);
 }
 
-int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_source *train,
-                             int batch, cg_tensor *loss) {
+/* The averaging overlapped with the backward pass of loss (NULL when the forward pass failed),
+ * through the run's reducer, made at the first such step. */
+static int reduce_during_backward(const char *op, cg_fit_parallel_run *run, cg_model *model,
+                                  const cg_batch_source *train, int batch, cg_tensor *loss) {
     int count = 0;
     cg_tensor *const *parameters = cg_model_parameters(model, &count);
-    if (!cg_fit_parallel()) return loss ? cg_backward(loss) : -1;
-    if (!overlap_wanted() || !cg_grad_reducer_fits(parameters, count)) {
-        const int status = loss && cg_backward(loss) == 0 ? 0 : -1;
-        const double start = now_seconds();
-        const int reduced = reduce_after_backward(op, model, train, batch, status, loss);
-        stats.steps++;
-        stats.seconds_after_backward += now_seconds() - start;
-        return reduced;
-    }
     /* The weight of a rank whose backward pass then fails does not matter: every rank fails. */
     double weight;
     int status = shard_status(op, train, batch, loss ? 0 : -1, loss, &weight);
     const int world = cg_distributed_world_size();
-    cg_grad_reducer *reducer = cg_grad_reducer_new(parameters, count, weight, world);
-    if (!reducer) return -1;
+    if (!run->reducer && !(run->reducer = cg_grad_reducer_new(parameters, count, world))) return -1;
+    cg_grad_reducer *reducer = run->reducer;
+    if (cg_grad_reducer_begin(reducer, parameters, count, weight) != 0) return -1;
     if (loss) {
         cg_leaf_grad_hook previous;
         void *previous_userdata;
@@ -261,8 +284,6 @@ int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_sou
     status = cg_grad_reducer_finish(reducer) == 0 ? settle(op, flags, dtype) : -1;
     int buckets, started_by_hook;
     cg_grad_reducer_counts(reducer, &buckets, &started_by_hook);
-    cg_grad_reducer_free(reducer);
-    stats.steps++;
     stats.overlapped_steps++;
     stats.buckets += buckets;
     stats.buckets_started_in_backward += started_by_hook;
@@ -270,10 +291,27 @@ int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_sou
     return status;
 }
 
+int cg_fit_parallel_backward(const char *op, cg_fit_parallel_run **slot, cg_model *model,
+                             const cg_batch_source *train, int batch, cg_tensor *loss) {
+    if (!cg_fit_parallel()) return loss ? cg_backward(loss) : -1;
+    int count = 0;
+    cg_tensor *const *parameters = cg_model_parameters(model, &count);
+    cg_fit_parallel_run *run = parallel_run(op, slot, count);
+    if (!run) return -1;
+    stats.steps++;
+    if (overlap_wanted() && cg_grad_reducer_fits(parameters, count))
+        return reduce_during_backward(op, run, model, train, batch, loss);
+    const int status = loss && cg_backward(loss) == 0 ? 0 : -1;
+    const double start = now_seconds();
+    const int reduced = reduce_after_backward(op, run, model, train, batch, status, loss);
+    stats.seconds_after_backward += now_seconds() - start;
+    return reduced;
+}
+
 int cg_fit_parallel_agree_stop(const char *op, int status, cg_train_state *state) {
     if (!cg_fit_parallel()) return status;
     double stops = state->stop_training;
-    if (agree(op, status, &stops, 1, NULL, 0, 1) != 0) return -1;
+    if (agree_on(op, status, &stops, 1) != 0) return -1;
     if (stops > 0 && !state->stop_training) {
         state->stop_training = true;
         snprintf(state->stop_reason, sizeof state->stop_reason,
@@ -290,7 +328,7 @@ int cg_fit_parallel_totals(const char *op, int status, cg_metric_totals *totals)
         sums[2 + CG_METRIC_KIND_COUNT + kind] = (double)totals->metric_counts[kind];
     }
     const int count = (int)(sizeof sums / sizeof sums[0]);
-    if (agree(op, status, sums, count, NULL, 0, 1) != 0) return -1;
+    if (agree_on(op, status, sums, count) != 0) return -1;
     /* Counts below 2^53 pass through doubles exactly. */
     totals->samples = (int64_t)sums[0];
     totals->loss_sum = sums[1];

@@ -20,13 +20,22 @@ cg_batch_source *cg_fit_shard(cg_batch_source *source);
  * tensors (parameters and buffers). 0, or -1 with an error on every rank when one failed. */
 int cg_fit_parallel_begin(const char *op, cg_model *model, int status);
 
+/* What data-parallel fit keeps from one step of a run to the next (the list of gradients to
+ * average and, where the averaging overlaps the backward pass, the buckets and their buffer), so
+ * that a step allocates nothing of its own: made at the run's first step. */
+typedef struct cg_fit_parallel_run cg_fit_parallel_run;
+
+/* Frees what a run kept; NULL is ignored. */
+void cg_fit_parallel_run_free(cg_fit_parallel_run *run);
+
 /* The backward pass of this rank's shard of global batch `batch` of train (loss: the shard's
  * mean loss, NULL when the forward pass failed or the shard is empty), after which every
  * parameter's gradient is the mean over the global batch's samples; the averaging starts while
- * the pass runs where the parameters allow. In a world of one, just the backward pass. 0, or -1
- * with an error (on every rank when one failed). */
-int cg_fit_parallel_backward(const char *op, cg_model *model, const cg_batch_source *train,
-                             int batch, cg_tensor *loss);
+ * the pass runs where the parameters allow. *run is the run's kept state (NULL before the first
+ * step). In a world of one, just the backward pass. 0, or -1 with an error (on every rank when
+ * one failed). */
+int cg_fit_parallel_backward(const char *op, cg_fit_parallel_run **run, cg_model *model,
+                             const cg_batch_source *train, int batch, cg_tensor *loss);
 
 /* What data-parallel fit did with the gradients since the process started, for benchmarks and
  * tests. */
