@@ -549,6 +549,10 @@ TEST(pooling_reports_bad_inputs) {
     CHECK_ERROR(cg_max_pool2d(x, 5, 2, 0, 0), "larger than the padded input 4x4");
     CHECK_ERROR(cg_max_pool2d(cg_zeros(CG_SHAPE(1, 2, 4, 4), CG_INT64), 2, 2, 0, 0),
                 "max_pool2d: expected a float32 or float64");
+    /* No samples, so nothing is allocated: only the planes' size is refused. */
+    CHECK_ERROR(cg_max_pool2d(cg_zeros(CG_SHAPE(0, 1, 46341, 46341), CG_FLOAT32), 2, 2, 0, 0),
+                "max_pool2d: input [0x1x46341x46341] has planes of 2147488281 elements, more than "
+                "the 2^31 - 1 whose positions it keeps");
     cg_clear_error();
     CHECK(cg_max_pool2d(NULL, 2, 2, 0, 0) == NULL && cg_avg_pool2d(NULL, 2, 2, 0, 0) == NULL &&
           cg_global_avg_pool2d(NULL) == NULL);

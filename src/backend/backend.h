@@ -184,8 +184,8 @@ struct cg_backend {
     int (*conv2d_backward_weight)(const cg_tensor *grad_out, const cg_tensor *x,
                                   const cg_window2d *window, cg_tensor *grad_weight);
     /* out (N, C, OH, OW) = the largest element of each window of contiguous x (every window
-     * overlaps the input); indices (int64, out's shape) = its position h * W + w in its H x W
-     * plane (the first one on a tie). */
+     * overlaps the input); indices (int32, out's shape) = its position h * W + w in its H x W
+     * plane (the first one on a tie; planes hold at most 2^31 - 1 elements). */
     int (*max_pool2d)(const cg_tensor *x, const cg_window2d *window, cg_tensor *out,
                       cg_tensor *indices);
     /* grad_x (the pooled input's shape, overwritten) = grad_out (out's shape) added at the

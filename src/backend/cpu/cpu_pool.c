@@ -1,6 +1,6 @@
 /* Max pooling and its backward pass, split across threads by planes (a sample's channel).
  *
- * The forward pass keeps where each window's maximum lies, as its position in its plane. The
+ * The forward pass keeps where each window's maximum lies, as its 32-bit position in its plane. The
  * windows inside the input go tap by tap across a row, independent of each other, so the
  * compares overlap; the windows at the edges go one at a time over the taps that read no
  * padding. The 2x2 window of stride 2, which most networks use, has a loop of its own: each
@@ -39,7 +39,7 @@ typedef struct {
     const cg_window2d *w;
     const void *input;
     void *output;
-    int64_t *where;
+    int32_t *where;
     bool vector; /* whether the CPU runs the vector kernel of 2x2 windows */
 } pool_job;
 
@@ -53,9 +53,9 @@ typedef struct {
  * one.
  * max_pool pools planes [begin, end); max_pool_backward adds them back. */
 #define DEFINE_POOL_KERNELS(T)                                                                     \
-    static inline void take_larger_##T(T value, int64_t at, T *top, int64_t *best) {               \
+    static inline void take_larger_##T(T value, int32_t at, T *top, int32_t *best) {               \
         const int64_t wins = -(int64_t)(!(value <= *top) & (*top == *top));                        \
-        *best = (at & wins) | (*best & ~wins);                                                     \
+        *best = (int32_t)((at & wins) | (*best & ~wins));                                          \
         BITS_##T value_bits, top_bits;                                                             \
         memcpy(&value_bits, &value, sizeof value);                                                 \
         memcpy(&top_bits, top, sizeof value);                                                      \
@@ -64,12 +64,12 @@ typedef struct {
     }                                                                                              \
                                                                                                    \
     static void max_pool_2x2_##T(const cg_window2d *w, const T *image, int64_t oh, int64_t first,  \
-                                 T *restrict outs, int64_t *restrict where) {                      \
-        const int64_t width = w->width;                                                            \
+                                 T *restrict outs, int32_t *restrict where) {                      \
+        const int32_t width = (int32_t)w->width;                                                   \
         for (int64_t ow = first; ow < w->out_width; ow++) {                                        \
-            const int64_t at = 2 * oh * width + 2 * ow;                                            \
+            const int32_t at = (int32_t)(2 * oh * width + 2 * ow);                                 \
             T upper = image[at], lower = image[at + width];                                        \
-            int64_t upper_at = at, lower_at = at + width;                                          \
+            int32_t upper_at = at, lower_at = at + width;                                          \
             take_larger_##T(image[at + 1], at + 1, &upper, &upper_at);                             \
             take_larger_##T(image[at + width + 1], at + width + 1, &lower, &lower_at);             \
             take_larger_##T(lower, lower_at, &upper, &upper_at);                                   \
@@ -79,7 +79,7 @@ typedef struct {
     }                                                                                              \
                                                                                                    \
     static void max_pool_2x2_row_##T(const cg_window2d *w, const T *image, int64_t oh,             \
-                                     bool vector, T *restrict outs, int64_t *restrict where) {     \
+                                     bool vector, T *restrict outs, int32_t *restrict where) {     \
         const int64_t done = VECTOR_POOL_2X2_##T(vector, w, image, oh, outs, where);               \
         max_pool_2x2_##T(w, image, oh, done, outs, where);                                         \
     }                                                                                              \
@@ -101,7 +101,7 @@ typedef struct {
             for (int64_t oh = 0; oh < w->out_height; oh++) {                                       \
                 const int64_t o = (plane * w->out_height + oh) * out_w;                            \
                 T *restrict outs = (T *)job->output + o;                                           \
-                int64_t *restrict where = job->where + o;                                          \
+                int32_t *restrict where = job->where + o;                                          \
                 if (two_by_two) {                                                                  \
                     max_pool_2x2_row_##T(w, image, oh, job->vector, outs, where);                  \
                     continue;                                                                      \
@@ -115,27 +115,27 @@ typedef struct {
                     const int64_t left = ow * sw - w->pad_left;                                    \
                     int64_t w0, w1;                                                                \
                     cg_cpu_inside_range(w->kernel_width, dw, left, w->width, &w0, &w1);            \
-                    int64_t best = (top + h0 * dh) * w->width + left + w0 * dw;                    \
+                    int32_t best = (int32_t)((top + h0 * dh) * w->width + left + w0 * dw);         \
                     T top_value = image[best];                                                     \
                     for (int64_t kh = h0; kh < h1; kh++)                                           \
                         for (int64_t kw = w0; kw < w1; kw++) {                                     \
                             const int64_t at = (top + kh * dh) * w->width + left + kw * dw;        \
-                            take_larger_##T(image[at], at, &top_value, &best);                     \
+                            take_larger_##T(image[at], (int32_t)at, &top_value, &best);            \
                         }                                                                          \
                     outs[ow] = top_value;                                                          \
                     where[ow] = best;                                                              \
                 }                                                                                  \
                 const int64_t corner = (top + h0 * dh) * w->width - w->pad_left;                   \
                 for (int64_t ow = inner_first; ow < inner_last; ow++) {                            \
-                    where[ow] = corner + ow * sw;                                                  \
+                    where[ow] = (int32_t)(corner + ow * sw);                                       \
                     outs[ow] = image[where[ow]];                                                   \
                 }                                                                                  \
                 for (int64_t kh = h0; kh < h1; kh++)                                               \
                     for (int64_t kw = 0; kw < w->kernel_width; kw++) {                             \
                         const int64_t tap = (top + kh * dh) * w->width - w->pad_left + kw * dw;    \
                         for (int64_t ow = inner_first; ow < inner_last; ow++)                      \
-                            take_larger_##T(image[tap + ow * sw], tap + ow * sw, &outs[ow],        \
-                                            &where[ow]);                                           \
+                            take_larger_##T(image[tap + ow * sw], (int32_t)(tap + ow * sw),        \
+                                            &outs[ow], &where[ow]);                                \
                     }                                                                              \
             }                                                                                      \
         }                                                                                          \
@@ -149,7 +149,7 @@ typedef struct {
         for (int64_t plane = begin; plane < end; plane++) {                                        \
             T *restrict grad_x = (T *)job->output + plane * plane_size;                            \
             const T *restrict grad_out = (const T *)job->input + plane * windows;                  \
-            const int64_t *restrict where = job->where + plane * windows;                          \
+            const int32_t *restrict where = job->where + plane * windows;                          \
             memset(grad_x, 0, sizeof(T) * (size_t)plane_size);                                     \
             for (int64_t o = 0; o < windows; o++)                                                  \
                 grad_x[where[o]] += grad_out[o];                                                   \
@@ -182,7 +182,7 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i lanes_below
  * Inlined with a constant count for whole groups. */
 __attribute__((target("avx2"), always_inline)) static inline void
 pool_2x2_group(const float *upper, const float *lower, int64_t width, int64_t first, int count,
-               bool spill, float *outs, int64_t *where) {
+               bool spill, float *outs, int32_t *where) {
     __m256 u0, u1, l0, l1;
     if (count == 8) {
         u0 = _mm256_loadu_ps(upper), u1 = _mm256_loadu_ps(upper + 8);
@@ -211,24 +211,18 @@ pool_2x2_group(const float *upper, const float *lower, int64_t width, int64_t fi
     const __m256i ordered = _mm256_permute4x64_epi64(tap, _MM_SHUFFLE(3, 1, 2, 0));
     const __m256 values =
         _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(top), _MM_SHUFFLE(3, 1, 2, 0)));
-    const __m256i base = _mm256_set1_epi64x(first);
-    const __m256i where_low =
-        _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(ordered)));
-    const __m256i where_high =
-        _mm256_add_epi64(base, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(ordered, 1)));
+    const __m256i positions = _mm256_add_epi32(_mm256_set1_epi32((int)first), ordered);
     if (count == 8 || spill) {
         _mm256_storeu_ps(outs, values);
-        _mm256_storeu_si256((__m256i *)where, where_low);
-        _mm256_storeu_si256((__m256i *)(where + 4), where_high);
+        _mm256_storeu_si256((__m256i *)where, positions);
     } else {
         /* Masked stores are slow on some CPUs (AMD's): a short group goes through the stack. */
         float value_group[8];
-        int64_t where_group[8];
+        int32_t where_group[8];
         _mm256_storeu_ps(value_group, values);
-        _mm256_storeu_si256((__m256i *)where_group, where_low);
-        _mm256_storeu_si256((__m256i *)(where_group + 4), where_high);
+        _mm256_storeu_si256((__m256i *)where_group, positions);
         memcpy(outs, value_group, sizeof(float) * (size_t)count);
-        memcpy(where, where_group, sizeof(int64_t) * (size_t)count);
+        memcpy(where, where_group, sizeof(int32_t) * (size_t)count);
     }
 }
 
@@ -237,7 +231,7 @@ pool_2x2_group(const float *upper, const float *lower, int64_t width, int64_t fi
 __attribute__((target("avx2"))) static int64_t pool_2x2_avx2(const cg_window2d *w,
                                                              const float *image, int64_t oh,
                                                              float *restrict outs,
-                                                             int64_t *restrict where) {
+                                                             int32_t *restrict where) {
     const int64_t width = w->width, row = 2 * oh * width, out_w = w->out_width;
     const float *upper = image + row, *lower = upper + width;
     int64_t ow = 0;
@@ -278,9 +272,8 @@ DEFINE_POOL_KERNELS(double)
 int cg_cpu_max_pool2d(const cg_tensor *x, const cg_window2d *w, cg_tensor *out,
                       cg_tensor *indices) {
     const int64_t windows = w->out_height * w->out_width;
-    /* The vector kernel finds taps as 32-bit offsets from a window pair's row. */
     pool_job job = {w, cg_tensor_data(x), cg_tensor_data(out), cg_tensor_data(indices),
-                    cpu_has_avx2() && w->width < INT32_MAX / 2};
+                    cpu_has_avx2()};
     cg_parallel_for(w->batch * w->channels,
                     planes_per_chunk(windows * w->kernel_height * w->kernel_width),
                     x->dtype == CG_FLOAT32 ? max_pool_float : max_pool_double, &job);

@@ -272,7 +272,7 @@ __device__ inline void inside_range(int64_t count, int64_t stride, int64_t offse
 
 /* A NaN wins its window, as in PyTorch and the CPU backend. */
 template <typename T>
-__global__ void max_pool_kernel(cg_window2d w, int64_t n, const T *images, T *out, int64_t *where) {
+__global__ void max_pool_kernel(cg_window2d w, int64_t n, const T *images, T *out, int32_t *where) {
     CG_CUDA_FOR_EACH(o, n) {
         const int64_t ow = o % w.out_width, oh = (o / w.out_width) % w.out_height;
         const T *image = images + o / (w.out_width * w.out_height) * w.height * w.width;
@@ -289,7 +289,7 @@ __global__ void max_pool_kernel(cg_window2d w, int64_t n, const T *images, T *ou
             }
         }
         out[o] = image[best];
-        where[o] = best;
+        where[o] = (int32_t)best;
     }
 }
 
@@ -302,7 +302,7 @@ extern "C" int cg_cuda_max_pool2d(const cg_tensor *x, const cg_window2d *window,
         using T = CG_CUDA_TYPE_OF(type);
         max_pool_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
             *window, n, (const T *)cg_tensor_data(x), (T *)cg_tensor_data(out),
-            (int64_t *)cg_tensor_data(indices));
+            (int32_t *)cg_tensor_data(indices));
     });
     return cg_cuda_launched("cuda max_pool2d");
 }
@@ -318,7 +318,7 @@ __device__ inline void windows_over(int64_t i, int64_t count, int64_t stride, in
 
 template <typename T>
 __global__ void max_pool_backward_kernel(cg_window2d w, int64_t n, const T *grad_out,
-                                         const int64_t *where, T *grad_x) {
+                                         const int32_t *where, T *grad_x) {
     CG_CUDA_FOR_EACH(i, n) {
         const int64_t plane_size = w.height * w.width, position = i % plane_size;
         const int64_t windows = w.out_height * w.out_width, plane = i / plane_size;
@@ -346,7 +346,7 @@ extern "C" int cg_cuda_max_pool2d_backward(const cg_tensor *grad_out, const cg_t
         using T = CG_CUDA_TYPE_OF(type);
         max_pool_backward_kernel<<<cg_cuda_blocks(n), CG_CUDA_THREADS, 0, device->stream>>>(
             *window, n, (const T *)cg_tensor_data(grad_out),
-            (const int64_t *)cg_tensor_data(indices), (T *)cg_tensor_data(grad_x));
+            (const int32_t *)cg_tensor_data(indices), (T *)cg_tensor_data(grad_x));
     });
     return cg_cuda_launched("cuda max_pool2d backward");
 }
