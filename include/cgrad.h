@@ -448,7 +448,8 @@ cg_tensor *cg_conv2d(const cg_tensor *x, const cg_tensor *weight, const cg_tenso
 /* The largest element of each kernel_h x kernel_w window of x (N, C, H, W); windows start
  * stride_h and stride_w apart (0: the kernel size), without padding, and a partial window at the
  * end is dropped. The gradient goes to the (first) largest element of each window. Errors: x not
- * 4-D, a kernel size not positive or larger than the input, a negative stride. */
+ * 4-D, a kernel size not positive or larger than the input, a negative stride, planes (H x W) of
+ * more than 2^31 - 1 elements. */
 cg_tensor *cg_max_pool2d(const cg_tensor *x, int kernel_h, int kernel_w, int stride_h,
                          int stride_w);
 /* The mean of each window, the windows (and errors) as in cg_max_pool2d. */
