@@ -183,13 +183,20 @@ static int reduce(const char *op, cg_tensor *const *tensors, const double *weigh
             if (weigh_in_place(tensors[i], weights[i]) != 0) return -1;
         return 0;
     }
+    /* The mean scales the sums in the buffer, so not in place. */
+    const cg_bucket_place sum_place = mean ? NULL : transport->sum_place;
+    const cg_bucket_exchange exchange = mean ? average_buffer : transport->all_reduce_sum;
+    bool host_only = true;
+    for (int i = 0; host_only && i < count; i++)
+        host_only = !through_nccl(tensors[i]);
+    /* A list of host tensors alone (every step of data-parallel fit on CPUs) goes as it is. */
+    if (host_only)
+        return cg_buckets_run(tensors, weights, count, CG_BUCKET_BYTES, sum_place, exchange, NULL);
     transport_split split;
     int status = split_by_transport(op, tensors, weights, count, &split);
     if (status == 0)
         status = cg_buckets_run(split.host, split.host_weights, split.host_count, CG_BUCKET_BYTES,
-                                /* The mean scales the sums in the buffer, so not in place. */
-                                mean ? NULL : transport->sum_place,
-                                mean ? average_buffer : transport->all_reduce_sum, NULL);
+                                sum_place, exchange, NULL);
 #ifdef CG_HAVE_NCCL
     if (status == 0 && split.gpu_count > 0)
         status = cg_nccl_all_reduce(split.gpu, split.gpu_count, mean, &place, transport);
