@@ -1,6 +1,7 @@
 /* Convolution and max pooling on several threads: a batch smaller than the thread count has its
  * output rows cut into bands, one sample's convolution spreading over the threads; the bands
- * give the one-thread result (a single unfolding per sample) and repeat themselves bit for bit.
+ * give the one-thread result (a single unfolding per sample), with the bias and the activation
+ * applied band by band, and repeat themselves bit for bit.
  * Max pooling's backward pass splits planes across threads and gives the same sums on any
  * count, overlapping windows included. */
 #include "test.h"
@@ -11,7 +12,9 @@ typedef struct {
 } banded_case;
 
 /* The output of a case on 1 to 4 threads, each twice: every count repeats itself exactly and
- * agrees with one thread within rounding (float32: the products' blocking differs by band). */
+ * agrees with one thread within rounding (float32: the products' blocking differs by band); and
+ * the one-thread output, whose bias and activation the kernel applies band by band, is the
+ * convolution without an activation followed by the activation as an op of its own. */
 static bool check_banded_case(const banded_case *c, cg_dtype dtype, double rtol) {
     cg_tensor *x = cg_randn(c->x, dtype), *weight = cg_randn(c->weight, dtype);
     cg_tensor *bias = cg_randn(CG_SHAPE(c->weight.dims[0]), dtype);
@@ -25,17 +28,24 @@ static bool check_banded_case(const banded_case *c, cg_dtype dtype, double rtol)
         if (threads == 1) one_thread = first;
         ok = ok && test_tensor_close(first, one_thread, rtol, rtol, __FILE__, __LINE__);
     }
-    return ok;
+    cg_conv2d_options plain = c->options;
+    plain.activation = CG_ACTIVATION_NONE;
+    return ok &&
+           test_tensor_close(one_thread,
+                             cg_activate(cg_conv2d(x, weight, bias, &plain), c->options.activation),
+                             rtol, rtol, __FILE__, __LINE__);
 }
 
 TEST(conv2d_of_fewer_samples_than_threads_splits_output_rows) {
     cg_scope_begin();
     const int saved = cg_get_num_threads();
-    /* Each large enough to be split: one sample with padding; one with stride, padding and
-     * dilation, whose bands start at rows that read padding; three samples (two bands each on
-     * four threads). */
+    /* Each large enough to be split: one sample with padding and a relu; one with stride,
+     * padding and dilation, whose bands start at rows that read padding, and a tanh; three
+     * samples (two bands each on four threads) without an activation. */
     const banded_case cases[] = {
-        {CG_SHAPE(1, 4, 18, 18), CG_SHAPE(16, 4, 3, 3), {.padding_h = 1, .padding_w = 1}},
+        {CG_SHAPE(1, 4, 18, 18),
+         CG_SHAPE(16, 4, 3, 3),
+         {.padding_h = 1, .padding_w = 1, .activation = CG_ACTIVATION_RELU}},
         {CG_SHAPE(1, 8, 41, 37),
          CG_SHAPE(16, 8, 3, 3),
          {.stride_h = 2,
@@ -43,7 +53,8 @@ TEST(conv2d_of_fewer_samples_than_threads_splits_output_rows) {
           .padding_h = 2,
           .padding_w = 2,
           .dilation_h = 2,
-          .dilation_w = 2}},
+          .dilation_w = 2,
+          .activation = CG_ACTIVATION_TANH}},
         {CG_SHAPE(3, 4, 26, 20), CG_SHAPE(16, 4, 3, 3), {0}},
     };
     bool ok = true;
