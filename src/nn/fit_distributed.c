@@ -216,11 +216,15 @@ void cg_fit_parallel_run_free(cg_fit_parallel_run *run) {
     free(run);
 }
 
-/* *slot, made for count parameters when it is NULL (or, should the model have changed, made
- * anew); NULL with an error when out of memory. */
+/* *slot, made for count parameters at the run's first step; NULL with an error when out of
+ * memory, or when the model's parameters are no longer the count the run began with. */
 static cg_fit_parallel_run *parallel_run(const char *op, cg_fit_parallel_run **slot, int count) {
-    if (*slot && (*slot)->count == count) return *slot;
-    cg_fit_parallel_run_free(*slot);
+    if (*slot) {
+        if ((*slot)->count == count) return *slot;
+        cg_error_set("%s: the model has %d parameters, %d when training began", op, count,
+                     (*slot)->count);
+        return NULL;
+    }
     cg_fit_parallel_run *run = *slot = calloc(1, sizeof *run);
     if (run) {
         run->count = count;
